@@ -1,0 +1,52 @@
+/*
+ * conf.h - hosterra-milter.conf: one declaration table, a typed snapshot.
+ *
+ * hm_conf_load() parses and validates a file (libconfuse) against the table
+ * in conf.c and copies the result into a struct hm_conf, so nothing looks an
+ * option up by name at run time.  Every error found goes to the report
+ * callback as one "FILE:LINE: message" line; a file with any error yields no
+ * configuration at all (so a reload never half-applies).
+ *
+ * The running configuration is a reference-counted snapshot:
+ * hm_conf_acquire() takes a reference to the current one, hm_conf_release()
+ * drops it, hm_conf_publish() swaps in a new one (SIGHUP).  A connection
+ * keeps the snapshot it acquired until it lets go, so a reload never changes
+ * the settings under a message in flight.
+ */
+#ifndef HM_CONF_H
+#define HM_CONF_H
+
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "milter/listen.h"
+
+struct hm_conf {
+	atomic_int refs;
+	char *path;
+
+	struct hm_socket_spec socket;
+	unsigned socket_mode;
+	long listen_backlog;
+	char *user;
+	char *pidfile;
+	int log_level;			/* enum hm_log_level */
+	int syslog_facility;
+	char *authserv_id;		/* never empty after load: host name by default */
+	long milter_timeout;		/* seconds libmilter waits for the MTA */
+	long shutdown_timeout;		/* seconds to let messages in flight finish */
+};
+
+typedef void hm_conf_report_fn(void *arg, const char *line);
+
+/* Returns a configuration holding one reference, or NULL after reporting. */
+struct hm_conf *hm_conf_load(const char *path, hm_conf_report_fn *report, void *arg);
+
+/* Print every option with its type, default, limits and help (for docs). */
+void hm_conf_describe(FILE *out);
+
+void hm_conf_publish(struct hm_conf *conf);
+struct hm_conf *hm_conf_acquire(void);
+void hm_conf_release(struct hm_conf **conf);
+
+#endif

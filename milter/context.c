@@ -1,0 +1,111 @@
+/*
+ * context.c - connection and message lifetimes.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "milter/context.h"
+
+static atomic_uint in_flight;
+
+struct hm_conn *hm_conn_new(void)
+{
+	struct hm_conn *conn = calloc(1, sizeof(*conn));
+
+	if (conn == NULL)
+		return NULL;
+	conn->conf = hm_conf_acquire();
+	strcpy(conn->addr, "unknown");
+	return conn;
+}
+
+void hm_conn_free(struct hm_conn **connp)
+{
+	struct hm_conn *conn = *connp;
+
+	if (conn == NULL)
+		return;
+	hm_msg_free(&conn->msg);
+	hm_conf_release(&conn->conf);
+	free(conn);
+	*connp = NULL;
+}
+
+struct hm_msg *hm_msg_begin(struct hm_conn *conn, const char *from)
+{
+	struct hm_msg *msg;
+
+	hm_msg_free(&conn->msg);
+	/* A reload applies from the next transaction on. */
+	hm_conf_release(&conn->conf);
+	conn->conf = hm_conf_acquire();
+
+	if ((msg = calloc(1, sizeof(*msg))) == NULL)
+		return NULL;
+	if ((msg->from = strdup(from ? from : "<>")) == NULL) {
+		free(msg);
+		return NULL;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &msg->started);
+	atomic_fetch_add(&in_flight, 1);
+	conn->messages++;
+	conn->msg = msg;
+	return msg;
+}
+
+void hm_msg_free(struct hm_msg **msgp)
+{
+	struct hm_msg *msg = *msgp;
+
+	if (msg == NULL)
+		return;
+	for (size_t i = 0; i < msg->nrcpts; i++)
+		free(msg->rcpts[i]);
+	free(msg->rcpts);
+	free(msg->from);
+	hm_header_track_clear(&msg->headers);
+	free(msg);
+	*msgp = NULL;
+	atomic_fetch_sub(&in_flight, 1);
+}
+
+int hm_msg_add_rcpt(struct hm_msg *msg, const char *rcpt)
+{
+	char *copy;
+
+	if (msg->nrcpts == HM_MAX_RCPTS) {
+		errno = E2BIG;
+		return -1;
+	}
+	if (msg->nrcpts == msg->rcpt_cap) {
+		size_t cap = msg->rcpt_cap ? msg->rcpt_cap * 2 : 4;
+		char **grown = realloc(msg->rcpts, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return -1;
+		msg->rcpts = grown;
+		msg->rcpt_cap = cap;
+	}
+	if ((copy = strdup(rcpt)) == NULL)
+		return -1;
+	msg->rcpts[msg->nrcpts++] = copy;
+	return 0;
+}
+
+unsigned hm_msg_in_flight(void)
+{
+	return atomic_load(&in_flight);
+}
+
+long hm_msg_elapsed_ms(const struct hm_msg *msg)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - msg->started.tv_sec) * 1000L +
+	       (now.tv_nsec - msg->started.tv_nsec) / 1000000L;
+}

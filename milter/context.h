@@ -1,0 +1,60 @@
+/*
+ * context.h - per-connection and per-message state.
+ *
+ * A struct hm_conn lives in libmilter's private slot from connect to close;
+ * it holds the configuration snapshot the connection runs with and at most
+ * one struct hm_msg, the transaction in progress.  Everything a message owns
+ * hangs off its hm_msg and is released by hm_msg_free(), the one place that
+ * frees it: called at end of message, abort, close and the next MAIL FROM.
+ * Free functions take the address of the pointer and clear it, so calling
+ * them twice is harmless.
+ */
+#ifndef HM_CONTEXT_H
+#define HM_CONTEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "milter/conf.h"
+#include "milter/headers.h"
+
+#define HM_MAX_RCPTS 1000		/* Postfix's smtpd_recipient_limit default */
+
+struct hm_msg {
+	struct timespec started;
+	char *from;			/* MAIL FROM as given, with <> */
+	char **rcpts;			/* RCPT TO as given */
+	size_t nrcpts, rcpt_cap;
+	struct hm_header_track headers;	/* incoming headers we may remove */
+	size_t nheaders;
+	unsigned long long header_bytes, body_bytes;
+};
+
+struct hm_conn {
+	struct hm_conf *conf;		/* snapshot this connection runs with */
+	int family;			/* AF_INET, AF_INET6, AF_UNIX or AF_UNSPEC */
+	char addr[64];			/* client address, "local" or "unknown" */
+	char host[256];			/* client host name as the MTA gave it */
+	char helo[256];
+	bool leading_space;		/* header values arrive with their leading space */
+	struct hm_msg *msg;
+	unsigned long messages;		/* transactions begun on this connection */
+};
+
+struct hm_conn *hm_conn_new(void);
+void hm_conn_free(struct hm_conn **conn);
+
+/* Start a new transaction, ending any one in progress; NULL if out of memory. */
+struct hm_msg *hm_msg_begin(struct hm_conn *conn, const char *from);
+void hm_msg_free(struct hm_msg **msg);
+/* 0, or -1 when out of memory or past HM_MAX_RCPTS (errno ENOMEM / E2BIG). */
+int hm_msg_add_rcpt(struct hm_msg *msg, const char *rcpt);
+
+/* Messages begun and not yet freed, process-wide (for a graceful stop). */
+unsigned hm_msg_in_flight(void);
+
+/* Milliseconds since the message began. */
+long hm_msg_elapsed_ms(const struct hm_msg *msg);
+
+#endif

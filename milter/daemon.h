@@ -1,0 +1,26 @@
+/*
+ * daemon.h - process set-up: privileges, pidfile, detaching.
+ *
+ * Functions return 0, or -1 with a reason in err.
+ */
+#ifndef HM_DAEMON_H
+#define HM_DAEMON_H
+
+#include <stddef.h>
+
+/* Switch to USER (its uid, gid and groups) when running as root; "" keeps the
+ * current identity. */
+int hm_daemon_drop_privileges(const char *user, char *err, size_t errlen);
+
+/*
+ * Create and lock PATH and write our pid into it; fails when another live
+ * process holds the lock.  The file stays open (and locked) until
+ * hm_daemon_pidfile_remove().  "" does nothing.
+ */
+int hm_daemon_pidfile_create(const char *path, char *err, size_t errlen);
+void hm_daemon_pidfile_remove(void);
+
+/* Fork into the background, new session, stdio on /dev/null. */
+int hm_daemon_detach(char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * log.h - the one place hosterra-milter writes log lines.
+ *
+ * hm_log_open() picks the destination: syslog (daemon) or stderr
+ * (foreground, "-f").  hm_log() writes one line at a level; lines below the
+ * configured level are dropped before any formatting is done.  Safe to call
+ * from any thread.  On stderr, info lines carry no prefix (they are the
+ * greppable per-message lines); the other levels are prefixed with the level
+ * name, Postfix style ("warning: ...").
+ */
+#ifndef HM_LOG_H
+#define HM_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum hm_log_level {
+	HM_LOG_ERR = 0,
+	HM_LOG_WARNING,
+	HM_LOG_NOTICE,
+	HM_LOG_INFO,
+	HM_LOG_DEBUG,
+};
+
+void hm_log_open(const char *ident, bool to_stderr, int syslog_facility);
+void hm_log_set_level(enum hm_log_level level);
+bool hm_log_enabled(enum hm_log_level level);
+void hm_log(enum hm_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Name <-> value for the config ("info" -> HM_LOG_INFO); -1 when unknown. */
+int hm_log_level_from_name(const char *name);
+int hm_log_facility_from_name(const char *name);
+
+/*
+ * Copy untrusted wire text into buf for a key=value log field: bytes outside
+ * printable ASCII, space, '\' and '"' become \xHH, and the result is cut
+ * (marked with "...") to fit.  Returns buf.
+ */
+char *hm_log_escape(char *buf, size_t len, const char *src);
+
+#endif

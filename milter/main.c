@@ -1,0 +1,310 @@
+/*
+ * main.c - hosterra-milter: command line, start-up, signals, reload, stop.
+ *
+ *   hosterra-milter [-c FILE] [-f] [-t] [-O] [-V] [-h]
+ *
+ * Threads: libmilter's listener and connection threads run in a "milter"
+ * thread started here; the main thread only handles signals.  libmilter has
+ * its own signal thread that treats SIGHUP as "stop", so the main thread keeps
+ * SIGHUP, SIGUSR1, SIGTERM and SIGINT unblocked with handlers of its own (the
+ * kernel hands a process signal to the main thread first when it accepts it)
+ * while every other thread blocks them.  SIGHUP and SIGUSR1 reload the
+ * configuration; SIGTERM and SIGINT stop: no new transactions, the listener
+ * closes, messages in flight get shutdown_timeout seconds to finish.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "milter/callbacks.h"
+#include "milter/conf.h"
+#include "milter/context.h"
+#include "milter/daemon.h"
+#include "milter/listen.h"
+#include "milter/log.h"
+
+#ifndef HM_DEFAULT_CONF
+#define HM_DEFAULT_CONF "/etc/hosterra-milter/hosterra-milter.conf"
+#endif
+
+static int signal_pipe[2] = { -1, -1 };
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: hosterra-milter [-c FILE] [-f] [-t] [-O] [-V] [-h]\n"
+		"  -c FILE  configuration file (default %s)\n"
+		"  -f       stay in the foreground and log to stderr\n"
+		"  -t       check the configuration and exit (0: OK, 1: errors)\n"
+		"  -O       list every configuration option with its default and exit\n"
+		"  -V       print the version and exit\n"
+		"  -h       print this help and exit\n",
+		HM_DEFAULT_CONF);
+}
+
+static void report_to_stderr(void *arg, const char *line)
+{
+	fprintf(stderr, "%s\n", line);
+}
+
+static void report_to_log(void *arg, const char *line)
+{
+	hm_log(HM_LOG_ERR, "%s", line);
+}
+
+/* Signal handlers only note the signal; the main loop acts on it. */
+static void on_signal(int sig)
+{
+	int saved = errno;
+	unsigned char c = (unsigned char)sig;
+
+	if (write(signal_pipe[1], &c, 1) < 0) {
+		/* Pipe full: a signal of each kind is already waiting. */
+	}
+	errno = saved;
+}
+
+static int install_signal_handlers(void)
+{
+	struct sigaction sa;
+	const int sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
+
+	if (pipe(signal_pipe) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		int fl = fcntl(signal_pipe[i], F_GETFL);
+
+		fcntl(signal_pipe[i], F_SETFL, fl | O_NONBLOCK);
+		fcntl(signal_pipe[i], F_SETFD, FD_CLOEXEC);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	/* No SA_RESTART needed: the main loop retries poll().  SA_NODEFER keeps
+	 * the signal unblocked in this thread even while a handler runs. */
+	sa.sa_flags = SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL) < 0)
+			return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* Reload on SIGHUP: a new snapshot, or the old one kept if the file is bad. */
+static void reload(const char *path)
+{
+	struct hm_conf *old = hm_conf_acquire();
+	struct hm_conf *fresh = hm_conf_load(path, report_to_log, NULL);
+
+	if (fresh == NULL) {
+		hm_log(HM_LOG_ERR, "reload refused: %s has errors; keeping the running configuration", path);
+		hm_conf_release(&old);
+		return;
+	}
+	if (strcmp(fresh->socket.text, old->socket.text) != 0 || strcmp(fresh->user, old->user) != 0 ||
+	    strcmp(fresh->pidfile, old->pidfile) != 0 || fresh->socket_mode != old->socket_mode ||
+	    fresh->listen_backlog != old->listen_backlog || fresh->syslog_facility != old->syslog_facility)
+		hm_log(HM_LOG_WARNING, "reload: socket, socket_mode, listen_backlog, user, pidfile and "
+		       "syslog_facility changes take effect only after a restart");
+	hm_log_set_level(fresh->log_level);
+	smfi_settimeout((int)fresh->milter_timeout);
+	hm_conf_publish(fresh);
+	hm_conf_release(&old);
+	hm_log(HM_LOG_NOTICE, "configuration reloaded from %s", path);
+}
+
+struct milter_thread {
+	pthread_t tid;
+	int done_pipe[2];
+	int rc;
+};
+
+static void *run_milter(void *arg)
+{
+	struct milter_thread *mt = arg;
+	unsigned char c = 1;
+
+	mt->rc = smfi_main();
+	if (write(mt->done_pipe[1], &c, 1) < 0) {
+		/* The main loop also notices through pthread_join at stop. */
+	}
+	return NULL;
+}
+
+/* Start smfi_main() in a thread that blocks the signals the main thread handles. */
+static int start_milter_thread(struct milter_thread *mt)
+{
+	sigset_t block, old;
+	int rc;
+
+	if (pipe(mt->done_pipe) < 0)
+		return -1;
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = pthread_create(&mt->tid, NULL, run_milter, mt);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc == 0 ? 0 : -1;
+}
+
+static void wait_for_messages(long timeout_s)
+{
+	struct timespec tick = { 0, 50 * 1000000L };
+	long waited_ms = 0;
+	unsigned n;
+
+	while ((n = hm_msg_in_flight()) > 0 && waited_ms < timeout_s * 1000) {
+		nanosleep(&tick, NULL);
+		waited_ms += 50;
+	}
+	if (n > 0)
+		hm_log(HM_LOG_WARNING, "stopping with %u message(s) still in flight: the MTA will tempfail them", n);
+}
+
+/* The main thread's loop: act on signals until a stop.  Returns exit status. */
+static int main_loop(const char *conf_path, struct milter_thread *mt)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = signal_pipe[0], .events = POLLIN },
+		{ .fd = mt->done_pipe[0], .events = POLLIN },
+	};
+
+	for (;;) {
+		unsigned char sig;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			hm_log(HM_LOG_ERR, "poll: %s", strerror(errno));
+			return 1;
+		}
+		if (pfd[1].revents) {
+			hm_log(HM_LOG_ERR, "the milter library stopped on its own (rc=%d); exiting", mt->rc);
+			return 1;
+		}
+		while (read(signal_pipe[0], &sig, 1) == 1) {
+			if (sig == SIGHUP || sig == SIGUSR1) {
+				reload(conf_path);
+				continue;
+			}
+			hm_log(HM_LOG_NOTICE, "stopping on signal %d", sig);
+			return 0;
+		}
+	}
+}
+
+static int open_socket(const struct hm_conf *conf)
+{
+	char postfix[300];
+
+	if (smfi_setconn((char *)conf->socket.text) != MI_SUCCESS ||
+	    smfi_setbacklog((int)conf->listen_backlog) != MI_SUCCESS ||
+	    smfi_settimeout((int)conf->milter_timeout) != MI_SUCCESS) {
+		hm_log(HM_LOG_ERR, "socket %s: rejected by libmilter", conf->socket.text);
+		return -1;
+	}
+	if (smfi_opensocket(true) != MI_SUCCESS) {
+		hm_log(HM_LOG_ERR, "cannot listen on %s: %s", conf->socket.text, strerror(errno));
+		return -1;
+	}
+	if (conf->socket.kind == HM_SOCK_UNIX) {
+		if (chmod(conf->socket.path, conf->socket_mode) < 0) {
+			hm_log(HM_LOG_ERR, "chmod %s: %s", conf->socket.path, strerror(errno));
+			return -1;
+		}
+	} else if (hm_socket_set_nodelay_on_listeners() < 1) {
+		hm_log(HM_LOG_ERR, "cannot set TCP_NODELAY on the listening socket %s", conf->socket.text);
+		return -1;
+	}
+	hm_socket_postfix_spelling(&conf->socket, postfix, sizeof(postfix));
+	hm_log(HM_LOG_NOTICE, "listening on %s (Postfix: smtpd_milters = %s)", conf->socket.text, postfix);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf_path = HM_DEFAULT_CONF;
+	int foreground = 0, test_only = 0, opt, status;
+	struct milter_thread mt = { .done_pipe = { -1, -1 } };
+	struct hm_conf *conf;
+	char err[512] = "";
+
+	while ((opt = getopt(argc, argv, "c:ftOVh")) != -1) {
+		switch (opt) {
+		case 'c': conf_path = optarg; break;
+		case 'f': foreground = 1; break;
+		case 't': test_only = 1; break;
+		case 'O': hm_conf_describe(stdout); return 0;
+		case 'V': printf("hosterra-milter %s\n", PACKAGE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hosterra-milter: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 1;
+	}
+
+	conf = hm_conf_load(conf_path, report_to_stderr, NULL);
+	if (test_only) {
+		if (conf)
+			printf("%s: configuration OK\n", conf_path);
+		hm_conf_release(&conf);
+		return conf ? 0 : 1;
+	}
+	if (conf == NULL)
+		return 1;
+
+	hm_log_open("hosterra-milter", foreground, conf->syslog_facility);
+	hm_log_set_level(conf->log_level);
+	if (!foreground && hm_daemon_detach(err, sizeof(err)) < 0) {
+		hm_log(HM_LOG_ERR, "%s", err);
+		return 1;
+	}
+	if (install_signal_handlers() < 0 ||
+	    hm_daemon_drop_privileges(conf->user, err, sizeof(err)) < 0 ||
+	    hm_daemon_pidfile_create(conf->pidfile, err, sizeof(err)) < 0) {
+		hm_log(HM_LOG_ERR, "start-up failed: %s", err[0] ? err : strerror(errno));
+		return 1;
+	}
+	if (geteuid() == 0)
+		hm_log(HM_LOG_WARNING, "running as root: set \"user\" to an unprivileged account");
+	hm_conf_publish(conf);
+	conf = hm_conf_acquire();
+	if (hm_callbacks_register() < 0 || open_socket(conf) < 0 || start_milter_thread(&mt) < 0) {
+		hm_log(HM_LOG_ERR, "start-up failed");
+		hm_daemon_pidfile_remove();
+		return 1;
+	}
+	hm_conf_release(&conf);
+	hm_log(HM_LOG_NOTICE, "hosterra-milter %s started", PACKAGE_VERSION);
+
+	status = main_loop(conf_path, &mt);
+
+	hm_callbacks_stopping();
+	smfi_stop();
+	pthread_join(mt.tid, NULL);
+	conf = hm_conf_acquire();
+	wait_for_messages(conf->shutdown_timeout);
+	hm_conf_release(&conf);
+	hm_daemon_pidfile_remove();
+	hm_conf_publish(NULL);
+	hm_log(HM_LOG_NOTICE, "stopped");
+	return status;
+}

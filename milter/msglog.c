@@ -1,0 +1,58 @@
+/*
+ * msglog.c - format and write the per-message log line.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "milter/log.h"
+#include "milter/msglog.h"
+
+struct line {
+	char buf[3800];
+	size_t len;
+};
+
+static void add(struct line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add(struct line *l, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (l->len >= sizeof(l->buf) - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(l->buf + l->len, sizeof(l->buf) - l->len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	l->len += (size_t)n;
+	if (l->len >= sizeof(l->buf) - 1) {
+		l->len = sizeof(l->buf) - 1;
+		memcpy(l->buf + l->len - 3, "...", 3);	/* mark the cut */
+	}
+}
+
+void hm_msglog_write(const struct hm_conn *conn, const char *queue_id, const char *action)
+{
+	const struct hm_msg *msg = conn->msg;
+	struct line l = { .len = 0 };
+	char a[300], b[300], c[300];
+
+	l.buf[0] = '\0';
+	/* One buffer per escaped argument: all are evaluated before the call. */
+	add(&l, "%s: client=%s[%s] helo=%s", hm_log_escape(a, sizeof(a), queue_id),
+	    hm_log_escape(b, sizeof(b), conn->host[0] ? conn->host : "unknown"), conn->addr,
+	    conn->helo[0] ? hm_log_escape(c, sizeof(c), conn->helo) : "-");
+	add(&l, " from=%s rcpt=", hm_log_escape(a, sizeof(a), msg->from));
+	for (size_t i = 0; i < msg->nrcpts; i++)
+		add(&l, "%s%s", i ? "," : "", hm_log_escape(a, sizeof(a), msg->rcpts[i]));
+	if (msg->nrcpts == 0)
+		add(&l, "-");
+	add(&l, " size=%llu action=%s elapsed_ms=%ld", msg->header_bytes + msg->body_bytes,
+	    action, hm_msg_elapsed_ms(msg));
+	hm_log(HM_LOG_INFO, "%s", l.buf);
+}

@@ -1,0 +1,18 @@
+/*
+ * msglog.h - the one log line per message.
+ *
+ *   QUEUEID: client=HOST[ADDR] helo=NAME from=<..> rcpt=<..>,<..> size=N
+ *            action=accept elapsed_ms=N
+ *
+ * Fields are key=value separated by single spaces; values from the wire are
+ * escaped (hm_log_escape) so that a field never contains a space.  The queue
+ * id is the MTA's ({i} macro), or NOQUEUE when the MTA did not send it.
+ */
+#ifndef HM_MSGLOG_H
+#define HM_MSGLOG_H
+
+#include "milter/context.h"
+
+void hm_msglog_write(const struct hm_conn *conn, const char *queue_id, const char *action);
+
+#endif

@@ -1,0 +1,109 @@
+# tests/lib.sh - shared helpers for the integration tests (sourced, POSIX sh
+# plus "local").  Every test script speaks TAP: it calls plan N first, then
+# ok / not_ok / check once per test case, and the automake TAP driver counts
+# them.  Each script gets its own scratch directory ($T) and everything it
+# starts (daemons, servers) is stopped by PID when the script exits.
+#
+# Environment (set by "make check", see Makefile.am): top_srcdir, top_builddir,
+# REDIS_SERVER, POSTFIX, PYTHON3.  Run a test by hand from the build
+# directory as:  top_srcdir=.. top_builddir=. sh ../tests/NAME.test
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_builddir:=$(pwd)}"
+: "${PYTHON3:=/usr/bin/python3}"
+: "${REDIS_SERVER:=redis-server}"
+: "${POSTFIX:=/usr/sbin/postfix}"
+
+HM="$top_builddir/hosterra-milter"
+MCLIENT="$top_builddir/tests/hm-mclient"
+DATA="$top_srcdir/tests/data"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/hm-test.XXXXXX") || exit 99
+_tap_n=0
+_tap_failed=0
+_pids=""
+
+# plan N: announce how many test cases the script runs.
+plan() { echo "1..$1"; }
+
+ok() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
+
+# not_ok DESCRIPTION [DETAIL...]: a failed case; details go out as comments.
+not_ok() {
+	_tap_n=$((_tap_n + 1)); _tap_failed=$((_tap_failed + 1))
+	echo "not ok $_tap_n - $1"; shift
+	for _d in "$@"; do printf '%s\n' "$_d" | sed 's/^/#   /'; done
+}
+
+skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1 # SKIP $2"; }
+
+# check DESCRIPTION COMMAND...: ok if the command succeeds, else not ok with
+# its output.
+check() {
+	_desc=$1; shift
+	if _out=$("$@" 2>&1); then ok "$_desc"; else not_ok "$_desc" "command: $*" "$_out"; fi
+}
+
+# bail REASON: stop the whole script (the harness counts it as an error).
+bail() { echo "Bail out! $*"; exit 1; }
+
+diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
+
+# track PID: stop this process when the script ends.
+track() { _pids="$_pids $1"; }
+
+_cleanup() {
+	for _p in $_pids; do kill "$_p" 2>/dev/null; done
+	for _p in $_pids; do
+		_i=0
+		while kill -0 "$_p" 2>/dev/null && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+		kill -9 "$_p" 2>/dev/null
+	done
+	if [ "${HM_KEEP_TMP:-}" = "" ]; then rm -rf "$T"; else echo "# kept $T" >&2; fi
+}
+trap _cleanup EXIT
+trap 'exit 1' INT TERM
+
+# free_port: print a TCP port on 127.0.0.1 nobody listens on now.
+free_port() {
+	"$PYTHON3" -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for COMMAND...: retry for up to 10 s until the command succeeds.
+wait_for() {
+	_i=0
+	until "$@" >/dev/null 2>&1; do
+		_i=$((_i + 1)); [ $_i -ge 100 ] && return 1; sleep 0.1
+	done
+}
+
+# write_conf FILE SOCKET [EXTRA LINES...]: a config for a test daemon that
+# stays unprivileged-neutral (user ""), with its pidfile in $T.
+write_conf() {
+	_f=$1; _s=$2; shift 2
+	{
+		echo "socket = \"$_s\""
+		echo "user = \"\""
+		echo "pidfile = \"$T/hm.pid\""
+		echo "log_level = \"debug\""
+		for _l in "$@"; do echo "$_l"; done
+	} > "$_f"
+}
+
+# start_milter CONF [WRAPPER...]: start the daemon in the foreground (stderr
+# to $T/milter.log) and wait until it listens.  Sets MILTER_PID.  A wrapper
+# (valgrind ...) may be given.
+start_milter() {
+	_conf=$1; shift
+	"$@" "$HM" -f -c "$_conf" 2>>"$T/milter.log" &
+	MILTER_PID=$!
+	track $MILTER_PID
+	wait_for grep -q 'started' "$T/milter.log" || { cat "$T/milter.log" >&2; return 1; }
+}
+
+# stop_milter: SIGTERM the daemon and wait for it; returns its exit status.
+stop_milter() {
+	kill -TERM "$MILTER_PID" 2>/dev/null
+	wait "$MILTER_PID"
+}

@@ -1,0 +1,88 @@
+/*
+ * strbuf.c - growable string buffer with a maximum.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scoring/strbuf.h"
+
+void hm_strbuf_init(struct hm_strbuf *sb, size_t max)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->max = max;
+}
+
+void hm_strbuf_free(struct hm_strbuf *sb)
+{
+	free(sb->s);
+	hm_strbuf_init(sb, sb->max);
+}
+
+static int reserve(struct hm_strbuf *sb, size_t extra)
+{
+	size_t need, cap;
+	char *grown;
+
+	if (sb->failed || extra > sb->max - sb->len) {
+		sb->failed = true;
+		return -1;
+	}
+	need = sb->len + extra + 1;
+	if (need <= sb->cap)
+		return 0;
+	cap = sb->cap ? sb->cap : 128;
+	while (cap < need)
+		cap *= 2;
+	if (cap > sb->max + 1)
+		cap = sb->max + 1;
+	if ((grown = realloc(sb->s, cap)) == NULL) {
+		sb->failed = true;
+		return -1;
+	}
+	sb->s = grown;
+	sb->cap = cap;
+	return 0;
+}
+
+int hm_strbuf_add(struct hm_strbuf *sb, const char *s, size_t n)
+{
+	if (reserve(sb, n) < 0)
+		return -1;
+	memcpy(sb->s + sb->len, s, n);
+	sb->len += n;
+	sb->s[sb->len] = '\0';
+	return 0;
+}
+
+int hm_strbuf_puts(struct hm_strbuf *sb, const char *s)
+{
+	return hm_strbuf_add(sb, s, strlen(s));
+}
+
+int hm_strbuf_printf(struct hm_strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || reserve(sb, (size_t)n) < 0) {
+		sb->failed = true;
+		return -1;
+	}
+	va_start(ap, fmt);
+	vsnprintf(sb->s + sb->len, sb->cap - sb->len, fmt, ap);
+	va_end(ap);
+	sb->len += (size_t)n;
+	return 0;
+}
+
+const char *hm_strbuf_str(const struct hm_strbuf *sb)
+{
+	return sb->s ? sb->s : "";
+}

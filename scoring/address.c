@@ -1,0 +1,1 @@
+/* scoring/address.c - being written. */

@@ -1,0 +1,1 @@
+/* scoring/address.h - being written. */

@@ -1,0 +1,1 @@
+/* scoring/dkim.c - being written. */

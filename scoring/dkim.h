@@ -1,0 +1,1 @@
+/* scoring/dkim.h - being written. */

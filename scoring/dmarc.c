@@ -1,0 +1,1 @@
+/* scoring/dmarc.c - being written. */

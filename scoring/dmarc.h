@@ -1,0 +1,1 @@
+/* scoring/dmarc.h - being written. */

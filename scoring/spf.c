@@ -1,0 +1,1 @@
+/* scoring/spf.c - being written. */

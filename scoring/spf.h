@@ -1,0 +1,1 @@
+/* scoring/spf.h - being written. */

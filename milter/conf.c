@@ -3,20 +3,34 @@
  *
  * Every option is one row of a table below: name, type, default, limits or a
  * converter, where it lands in struct hm_conf, and a line of help.  The
- * libconfuse option array is built from the table, each value is checked as
- * the parser reads it (so errors carry their line number and all of them are
- * reported, not only the first), and the values are then copied into the
- * typed struct.  The sample config and hosterra-milter.conf(5) describe the
- * same rows; "hosterra-milter -O" prints them.
+ * libconfuse option array is built from the table; the sample config and
+ * hosterra-milter.conf(5) describe the same rows; "hosterra-milter -O" prints
+ * them.
+ *
+ * Reporting every error, not only the first: libconfuse stops a parse at
+ * the first error it finds itself, so it is left only the syntax.  Scalars
+ * are declared to it as strings and typed here, by a validator run on each
+ * value as it is read, so a bad integer or an out-of-range value is an error
+ * with its line and the parse goes on.  Before libconfuse sees the file, a
+ * small scan with the same lexical rules walks its statements, reports
+ * every option the table does not know (with its line) and blanks that
+ * statement out; it also blanks comments, after which libconfuse 3.3
+ * miscounts lines.  Blanking keeps every newline, so line numbers stay
+ * true.  The errors are reported in line order.  Only a syntax error still
+ * ends the check early: the rest of the file cannot be read reliably.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <confuse.h>
@@ -24,7 +38,15 @@
 #include "milter/conf.h"
 #include "milter/log.h"
 
-enum entry_type { E_STR, E_INT, E_BOOL, E_SECTION };
+#define CONF_MAX_SIZE (1024 * 1024)	/* a config file larger is a mistake */
+
+enum entry_type {
+	E_STR,		/* string, through convert or copied (char *) */
+	E_INT,		/* long within min..max */
+	E_BOOL,		/* int 0/1: yes/no, true/false, on/off */
+	E_FILE,		/* char *: names a readable regular file; "" for none */
+	E_SECTION,
+};
 
 /*
  * A converter checks a string value and, when field is not NULL, stores its
@@ -35,7 +57,7 @@ typedef int convert_fn(const char *value, void *field, char *err, size_t errlen)
 struct conf_entry {
 	const char *name;
 	enum entry_type type;
-	const char *def_str;		/* E_STR */
+	const char *def_str;		/* E_STR, E_FILE */
 	long def_int, min, max;		/* E_INT, E_BOOL (def_int 0/1) */
 	convert_fn *convert;		/* E_STR: NULL stores a copy (char *) */
 	size_t offset;			/* field in struct hm_conf */
@@ -127,6 +149,86 @@ static int conv_facility(const char *value, void *field, char *err, size_t errle
 	return 0;
 }
 
+/* --- checking one value ------------------------------------------------ */
+
+int hm_conf_check_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if (path[0] == '\0')
+		return 0;
+	/* Open rather than access(): as root, access() says yes to mode 000. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int parse_long(const char *v, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(v, &end, 10);
+	return *v != '\0' && *end == '\0' && errno == 0 ? 0 : -1;
+}
+
+/*
+ * Check value v of entry e; with field not NULL also store it (strings are
+ * copied: free_values() frees them).  0, or -1 with the reason in err.
+ */
+static int convert_value(const struct conf_entry *e, const char *v, void *field,
+			 char *err, size_t errlen)
+{
+	long n;
+
+	switch (e->type) {
+	case E_INT:
+		if (parse_long(v, &n) < 0) {
+			snprintf(err, errlen, "\"%s\" is not an integer", v);
+			return -1;
+		}
+		if (n < e->min || n > e->max) {
+			snprintf(err, errlen, "%ld is out of range (%ld to %ld)", n, e->min, e->max);
+			return -1;
+		}
+		if (field)
+			*(long *)field = n;
+		return 0;
+	case E_BOOL:
+		if ((n = cfg_parse_boolean(v)) < 0) {
+			snprintf(err, errlen, "\"%s\" is not yes/no, true/false or on/off", v);
+			return -1;
+		}
+		if (field)
+			*(int *)field = (int)n;
+		return 0;
+	case E_FILE:
+		if (hm_conf_check_file(v, err, errlen) < 0)
+			return -1;
+		break;
+	case E_STR:
+		if (e->convert)
+			return e->convert(v, field, err, errlen);
+		break;
+	case E_SECTION:
+		return 0;
+	}
+	if (field && (*(char **)field = strdup(v)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 /* --- building the libconfuse option array from the table --------------- */
 
 static void free_opts(cfg_opt_t *opts, const struct conf_entry *table)
@@ -152,18 +254,7 @@ static cfg_opt_t *build_opts(const struct conf_entry *table)
 	for (size_t i = 0; i < n; i++) {
 		const struct conf_entry *e = &table[i];
 
-		switch (e->type) {
-		case E_STR:
-			opts[i] = (cfg_opt_t)CFG_STR(e->name, e->def_str, CFGF_NONE);
-			break;
-		case E_INT:
-			opts[i] = (cfg_opt_t)CFG_INT(e->name, e->def_int, CFGF_NONE);
-			break;
-		case E_BOOL:
-			opts[i] = (cfg_opt_t)CFG_BOOL(e->name, e->def_int ? cfg_true : cfg_false,
-						      CFGF_NONE);
-			break;
-		case E_SECTION: {
+		if (e->type == E_SECTION) {
 			cfg_opt_t *sub = build_opts(e->sub);
 
 			if (sub == NULL) {
@@ -172,15 +263,22 @@ static cfg_opt_t *build_opts(const struct conf_entry *table)
 				return NULL;
 			}
 			opts[i] = (cfg_opt_t)CFG_SEC(e->name, sub, CFGF_NONE);
-			break;
-		}
+		} else {
+			/* Typed by convert_value(), defaults from the table. */
+			opts[i] = (cfg_opt_t)CFG_STR(e->name, NULL, CFGF_NODEFAULT);
 		}
 	}
 	opts[n] = (cfg_opt_t)CFG_END();
 	return opts;
 }
 
-/* --- checking values as they are parsed -------------------------------- */
+/* --- collecting errors ------------------------------------------------- */
+
+struct conf_error {
+	unsigned line;			/* 0: about the whole file */
+	unsigned seq;			/* keeps the order of one line's errors */
+	char *text;
+};
 
 /*
  * libconfuse's callbacks carry no user pointer; loads run one at a time (at
@@ -188,24 +286,71 @@ static cfg_opt_t *build_opts(const struct conf_entry *table)
  * is kept here.
  */
 struct load_state {
-	hm_conf_report_fn *report;
-	void *arg;
-	unsigned errors;
+	const char *path;
+	struct conf_error *errors;
+	size_t nerrors, size;
+	unsigned syntax_line;		/* line of libconfuse's (fatal) error, 0: none */
+	int oom;
 };
 static struct load_state *current_load;
 
-static void report_error(cfg_t *cfg, const char *fmt, va_list ap)
+static void add_error(struct load_state *st, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void add_error(struct load_state *st, unsigned line, const char *fmt, ...)
 {
-	char msg[1024], line[1200];
+	char msg[1024], text[1400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line)
+		snprintf(text, sizeof(text), "%s:%u: %s", st->path, line, msg);
+	else
+		snprintf(text, sizeof(text), "%s: %s", st->path, msg);
+	if (st->nerrors == st->size) {
+		size_t size = st->size ? st->size * 2 : 16;
+		struct conf_error *e = realloc(st->errors, size * sizeof(*e));
+
+		if (e == NULL) {
+			st->oom = 1;
+			return;
+		}
+		st->errors = e;
+		st->size = size;
+	}
+	if ((st->errors[st->nerrors].text = strdup(text)) == NULL) {
+		st->oom = 1;
+		return;
+	}
+	st->errors[st->nerrors].line = line;
+	st->errors[st->nerrors].seq = (unsigned)st->nerrors;
+	st->nerrors++;
+}
+
+static int cmp_errors(const void *a, const void *b)
+{
+	const struct conf_error *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* libconfuse's own errors: with unknown options blanked, only syntax is left. */
+static void libconfuse_error(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	unsigned line = cfg && cfg->line > 0 ? (unsigned)cfg->line : 0;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (cfg && cfg->filename)
-		snprintf(line, sizeof(line), "%s:%d: %s", cfg->filename, cfg->line, msg);
-	else
-		snprintf(line, sizeof(line), "%s", msg);
-	current_load->errors++;
-	current_load->report(current_load->arg, line);
+	add_error(current_load, line, "%s", msg);
+	if (current_load->syntax_line == 0 && line)
+		current_load->syntax_line = line;
 }
+
+/* --- checking values as they are parsed -------------------------------- */
 
 /* The table rows of the section a libconfuse section name stands for. */
 static const struct conf_entry *find_table(const struct conf_entry *table,
@@ -225,10 +370,8 @@ static const struct conf_entry *find_table(const struct conf_entry *table,
 	return NULL;
 }
 
-static const struct conf_entry *find_entry(const char *section, const char *name)
+static const struct conf_entry *find_in(const struct conf_entry *table, const char *name)
 {
-	const struct conf_entry *table = find_table(root_table, section);
-
 	for (size_t i = 0; table && table[i].name; i++)
 		if (strcmp(table[i].name, name) == 0)
 			return &table[i];
@@ -236,29 +379,21 @@ static const struct conf_entry *find_entry(const char *section, const char *name
 }
 
 /*
- * Called by the parser for each value it sets.  An error is reported (with
- * the line being parsed) and counted; returning 0 lets the parser go on, so
- * one run of "-t" shows every bad value.
+ * Called by the parser for each value it sets.  An error is recorded with
+ * the line being parsed; returning 0 lets the parser go on, so one run of
+ * "-t" shows every bad value.
  */
 static int validate_value(cfg_t *cfg, cfg_opt_t *opt)
 {
-	const struct conf_entry *e = find_entry(cfg->name, opt->name);
+	const struct conf_entry *e = find_in(find_table(root_table, cfg->name), opt->name);
 	char err[512];
 
 	if (e == NULL || opt->nvalues == 0)
 		return 0;
-	if (e->type == E_INT) {
-		long v = cfg_opt_getnint(opt, opt->nvalues - 1);
-
-		if (v < e->min || v > e->max)
-			cfg_error(cfg, "option '%s': %ld is out of range (%ld to %ld)",
-				  e->name, v, e->min, e->max);
-	} else if (e->type == E_STR && e->convert) {
-		const char *v = cfg_opt_getnstr(opt, opt->nvalues - 1);
-
-		if (v == NULL || e->convert(v, NULL, err, sizeof(err)) < 0)
-			cfg_error(cfg, "option '%s': %s", e->name, v ? err : "missing value");
-	}
+	const char *v = cfg_opt_getnstr(opt, opt->nvalues - 1);
+	if (v == NULL || convert_value(e, v, NULL, err, sizeof(err)) < 0)
+		add_error(current_load, (unsigned)cfg->line, "option '%s': %s", e->name,
+			  v ? err : "missing value");
 	return 0;
 }
 
@@ -275,9 +410,233 @@ static void set_validators(cfg_t *cfg, const struct conf_entry *table, const cha
 	}
 }
 
+/* --- finding unknown options ------------------------------------------ */
+
+/*
+ * A token scanner with libconfuse's lexical rules (its lexer.l): blanks,
+ * newlines, '#' and '//' comments to the end of the line, C comments,
+ * "double" and 'single' quoted strings with backslash escapes, ${VAR}, the
+ * punctuation { } ( ) = += , and unquoted words.  Other bytes are skipped,
+ * as libconfuse does.
+ */
+enum tok { T_EOF, T_STR, T_LBRACE, T_RBRACE, T_LPAREN, T_RPAREN, T_EQ, T_PLUSEQ, T_COMMA };
+
+struct scan {
+	char *p, *end;
+	unsigned line;
+	bool blank_comments;
+	char *start;			/* where the last token began */
+	char word[256];			/* the last T_STR, cut to fit (names are short) */
+};
+
+/* Overwrite [from, to) with spaces, keeping newlines (and so line numbers). */
+static void blank(char *from, const char *to)
+{
+	for (; from < to; from++)
+		if (*from != '\n')
+			*from = ' ';
+}
+
+static bool at(const struct scan *s, const char *p, char c)
+{
+	return p < s->end && *p == c;
+}
+
+static bool word_char(const struct scan *s, const char *p)
+{
+	if (p >= s->end || *p == '\0' || strchr(" #\"'\t\n\r={}()+,*", *p))
+		return false;
+	/* A slash starts a comment when another slash or a star follows. */
+	return *p != '/' || !(at(s, p + 1, '/') || at(s, p + 1, '*'));
+}
+
+static void scan_quoted(struct scan *s, char quote)
+{
+	size_t n = 0;
+
+	for (s->p++; s->p < s->end && *s->p != quote; s->p++) {
+		if (*s->p == '\\' && s->p + 1 < s->end)
+			s->p++;
+		if (*s->p == '\n')
+			s->line++;
+		if (n + 1 < sizeof(s->word))
+			s->word[n++] = *s->p;
+	}
+	s->word[n] = '\0';
+	if (s->p < s->end)
+		s->p++;
+}
+
+static void take_word(struct scan *s, char *from)
+{
+	size_t n = (size_t)(s->p - from);
+
+	if (n >= sizeof(s->word))
+		n = sizeof(s->word) - 1;
+	memcpy(s->word, from, n);
+	s->word[n] = '\0';
+}
+
+static enum tok next_token(struct scan *s)
+{
+	static const char punct[] = "{}()=,";
+	static const enum tok ptok[] = { T_LBRACE, T_RBRACE, T_LPAREN, T_RPAREN, T_EQ, T_COMMA };
+
+	while (s->p < s->end) {
+		char *p = s->p;
+
+		s->start = p;
+		if (*p == '\n') {
+			s->line++;
+			s->p++;
+		} else if (*p == '#' || (*p == '/' && at(s, p + 1, '/'))) {
+			while (s->p < s->end && *s->p != '\n')
+				s->p++;
+			if (s->blank_comments)
+				blank(p, s->p);
+		} else if (*p == '/' && at(s, p + 1, '*')) {
+			for (s->p += 2; s->p < s->end; s->p++) {
+				if (*s->p == '\n') {
+					s->line++;
+				} else if (*s->p == '*' && at(s, s->p + 1, '/')) {
+					s->p += 2;
+					break;
+				}
+			}
+			if (s->blank_comments)
+				blank(p, s->p);
+		} else if (*p != '\0' && strchr(punct, *p)) {
+			s->p++;
+			return ptok[strchr(punct, *p) - punct];
+		} else if (*p == '+' && at(s, p + 1, '=')) {
+			s->p += 2;
+			return T_PLUSEQ;
+		} else if (*p == '"' || *p == '\'') {
+			scan_quoted(s, *p);
+			return T_STR;
+		} else if (*p == '$' && at(s, p + 1, '{')) {
+			while (s->p < s->end && *s->p != '}' && *s->p != '\n')
+				s->p++;
+			if (at(s, s->p, '}'))
+				s->p++;
+			take_word(s, p);
+			return T_STR;
+		} else if (word_char(s, p)) {
+			while (word_char(s, s->p))
+				s->p++;
+			take_word(s, p);
+			return T_STR;
+		} else {
+			s->p++;		/* blanks and stray bytes */
+		}
+	}
+	s->start = s->p;
+	return T_EOF;
+}
+
+/* Skip tokens up to and including the CLOSE that matches an open OPEN. */
+static int skip_until(struct scan *s, enum tok open, enum tok close)
+{
+	int depth = 1;
+	enum tok t;
+
+	while ((t = next_token(s)) != T_EOF) {
+		if (t == open)
+			depth++;
+		else if (t == close && --depth == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* Blank every comment of buf (see the note at the top). */
+static void blank_comments(char *buf, size_t len)
+{
+	struct scan s = { .p = buf, .end = buf + len, .line = 1, .blank_comments = true };
+
+	while (next_token(&s) != T_EOF)
+		;
+}
+
+#define SCAN_MAX_DEPTH 16
+
+/*
+ * Walk the statements of buf (a name, then "= value", "= { list }",
+ * "+= ...", "{ section }", "title { section }" or "( args )"), report every
+ * name the table does not know, with its line, and blank its statement out.
+ * The walk stops quietly at anything it does not expect: that is a syntax
+ * error, and libconfuse reports it.
+ */
+static void find_unknown(struct load_state *st, char *buf, size_t len)
+{
+	struct scan s = { .p = buf, .end = buf + len, .line = 1 };
+	const struct conf_entry *tables[SCAN_MAX_DEPTH];
+	const char *secnames[SCAN_MAX_DEPTH];
+	int depth = 0;
+	enum tok t;
+
+	tables[0] = root_table;
+	secnames[0] = NULL;
+	while ((t = next_token(&s)) != T_EOF) {
+		const struct conf_entry *e;
+		char *stmt = s.start;
+
+		if (t == T_RBRACE && depth > 0) {
+			depth--;
+			continue;
+		}
+		if (t != T_STR)
+			return;
+		e = find_in(tables[depth], s.word);
+		if (e == NULL) {
+			if (secnames[depth])
+				add_error(st, s.line, "unknown option '%s' in section '%s'",
+					  s.word, secnames[depth]);
+			else
+				add_error(st, s.line, "unknown option '%s'", s.word);
+			/* At least the name goes, so libconfuse does not stop there. */
+			blank(stmt, s.p);
+		}
+		t = next_token(&s);
+		if (t == T_STR)			/* a section title */
+			t = next_token(&s);
+		switch (t) {
+		case T_EQ:
+		case T_PLUSEQ:
+			t = next_token(&s);
+			if (t == T_LBRACE && skip_until(&s, T_LBRACE, T_RBRACE) < 0)
+				return;
+			if (t != T_LBRACE && t != T_STR)
+				return;
+			break;
+		case T_LPAREN:
+			if (skip_until(&s, T_LPAREN, T_RPAREN) < 0)
+				return;
+			break;
+		case T_LBRACE:
+			if (e == NULL) {
+				if (skip_until(&s, T_LBRACE, T_RBRACE) < 0)
+					return;
+				break;
+			}
+			if (e->type != E_SECTION || depth + 1 >= SCAN_MAX_DEPTH)
+				return;
+			depth++;
+			tables[depth] = e->sub;
+			secnames[depth] = e->name;
+			break;
+		default:
+			return;
+		}
+		if (e == NULL)
+			blank(stmt, s.p);
+	}
+}
+
 /* --- copying into the typed struct ------------------------------------ */
 
-static int copy_values(cfg_t *cfg, const struct conf_entry *table, char *base)
+static int copy_values(struct load_state *st, cfg_t *cfg, const struct conf_entry *table,
+		       char *base)
 {
 	char err[512];
 
@@ -285,30 +644,24 @@ static int copy_values(cfg_t *cfg, const struct conf_entry *table, char *base)
 		const struct conf_entry *e = &table[i];
 		void *field = base + e->offset;
 
-		switch (e->type) {
-		case E_STR: {
-			const char *v = cfg_getstr(cfg, e->name);
-
-			if (v == NULL)
-				v = "";
-			if (e->convert) {
-				if (e->convert(v, field, err, sizeof(err)) < 0)
-					return -1;	/* defaults are valid: cannot happen */
-			} else if ((*(char **)field = strdup(v)) == NULL) {
+		if (e->type == E_SECTION) {
+			if (copy_values(st, cfg_getsec(cfg, e->name), e->sub, base + e->offset) < 0)
 				return -1;
-			}
-			break;
+			continue;
 		}
-		case E_INT:
-			*(long *)field = cfg_getint(cfg, e->name);
-			break;
-		case E_BOOL:
-			*(int *)field = cfg_getbool(cfg, e->name) ? 1 : 0;
-			break;
-		case E_SECTION:
-			if (copy_values(cfg_getsec(cfg, e->name), e->sub, base + e->offset) < 0)
-				return -1;
-			break;
+		const char *v = cfg ? cfg_getstr(cfg, e->name) : NULL;
+		if (v == NULL && (e->type == E_INT || e->type == E_BOOL)) {
+			if (e->type == E_INT)
+				*(long *)field = e->def_int;
+			else
+				*(int *)field = e->def_int != 0;
+			continue;
+		}
+		if (convert_value(e, v ? v : e->def_str, field, err, sizeof(err)) < 0) {
+			/* Values in the file were checked; this is a default that
+			 * depends on the system (a file), or no memory. */
+			add_error(st, 0, "option '%s'%s: %s", e->name, v ? "" : " (default)", err);
+			return -1;
 		}
 	}
 	return 0;
@@ -317,11 +670,13 @@ static int copy_values(cfg_t *cfg, const struct conf_entry *table, char *base)
 static void free_values(const struct conf_entry *table, char *base)
 {
 	for (size_t i = 0; table[i].name; i++) {
-		if (table[i].type == E_STR && table[i].convert == NULL) {
-			free(*(char **)(base + table[i].offset));
-			*(char **)(base + table[i].offset) = NULL;
-		} else if (table[i].type == E_SECTION) {
-			free_values(table[i].sub, base + table[i].offset);
+		const struct conf_entry *e = &table[i];
+
+		if ((e->type == E_STR && e->convert == NULL) || e->type == E_FILE) {
+			free(*(char **)(base + e->offset));
+			*(char **)(base + e->offset) = NULL;
+		} else if (e->type == E_SECTION) {
+			free_values(e->sub, base + e->offset);
 		}
 	}
 }
@@ -351,61 +706,140 @@ static int fill_derived(struct hm_conf *c)
 	return 0;
 }
 
+/* --- loading ----------------------------------------------------------- */
+
+/* The whole file, NUL-terminated, in *buf_r (the caller frees it). */
+static int read_conf_file(struct load_state *st, char **buf_r, size_t *len_r)
+{
+	struct stat sb;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd;
+
+	if ((fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
+		add_error(st, 0, "cannot read: %s", strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		add_error(st, 0, "cannot read: not a regular file");
+		goto fail;
+	}
+	if (sb.st_size > CONF_MAX_SIZE) {
+		add_error(st, 0, "cannot read: larger than %d bytes", CONF_MAX_SIZE);
+		goto fail;
+	}
+	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) {
+		st->oom = 1;
+		goto fail;
+	}
+	while (len < (size_t)sb.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)sb.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			add_error(st, 0, "cannot read: %s", strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;		/* shrank while we read: take what is there */
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	*buf_r = buf;
+	*len_r = len;
+	return 0;
+fail:
+	free(buf);
+	close(fd);
+	return -1;
+}
+
+/* Parse buf with libconfuse; its errors and the validators' go to st. */
+static cfg_t *parse_buffer(struct load_state *st, cfg_opt_t *opts, char *buf, size_t len)
+{
+	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
+	FILE *fp;
+
+	if (cfg == NULL) {
+		st->oom = 1;
+		return NULL;
+	}
+	cfg_set_error_function(cfg, libconfuse_error);
+	set_validators(cfg, root_table, "");
+	if (len == 0)			/* fmemopen() may refuse an empty buffer */
+		return cfg;
+	if ((fp = fmemopen(buf, len, "r")) == NULL) {
+		st->oom = 1;
+		return cfg;
+	}
+	if (cfg_parse_fp(cfg, fp) != CFG_SUCCESS && st->syntax_line == 0)
+		add_error(st, 0, "parse error");
+	fclose(fp);
+	return cfg;
+}
+
 struct hm_conf *hm_conf_load(const char *path, hm_conf_report_fn *report, void *arg)
 {
-	struct load_state state = { report, arg, 0 };
+	struct load_state st = { .path = path };
 	struct hm_conf *c = NULL;
-	cfg_opt_t *opts;
-	cfg_t *cfg;
-	int rc;
+	cfg_opt_t *opts = NULL;
+	cfg_t *cfg = NULL;
+	char *buf = NULL;
+	size_t len = 0, before;
 
-	if (access(path, R_OK) < 0) {
-		char line[1200];
-
-		snprintf(line, sizeof(line), "%s: cannot read: %s", path, strerror(errno));
-		report(arg, line);
-		return NULL;
-	}
+	current_load = &st;
+	if (read_conf_file(&st, &buf, &len) < 0)
+		goto out;
 	if ((opts = build_opts(root_table)) == NULL) {
-		report(arg, "out of memory");
-		return NULL;
+		st.oom = 1;
+		goto out;
 	}
-	if ((cfg = cfg_init(opts, CFGF_NONE)) == NULL) {
-		free_opts(opts, root_table);
-		report(arg, "out of memory");
-		return NULL;
-	}
-	current_load = &state;
-	cfg_set_error_function(cfg, report_error);
-	set_validators(cfg, root_table, "");
-	rc = cfg_parse(cfg, path);
-	if (rc == CFG_FILE_ERROR) {
-		char line[1200];
-
-		snprintf(line, sizeof(line), "%s: cannot read: %s", path, strerror(errno));
-		report(arg, line);
-		state.errors++;
-	} else if (rc != CFG_SUCCESS && state.errors == 0) {
-		char line[1200];
-
-		snprintf(line, sizeof(line), "%s: parse error", path);
-		report(arg, line);
-		state.errors++;
-	}
-	if (state.errors == 0) {
+	/* Unknown options first: the scan reports and blanks them. */
+	blank_comments(buf, len);
+	find_unknown(&st, buf, len);
+	before = st.nerrors;
+	cfg = parse_buffer(&st, opts, buf, len);
+	/* After a syntax error the scan may have been out of step: drop what
+	 * it found past that line. */
+	for (size_t i = 0; st.syntax_line && i < before; i++)
+		if (st.errors[i].line > st.syntax_line)
+			st.errors[i].line = UINT_MAX;	/* sorted last, then dropped */
+	if (st.nerrors == 0 && !st.oom) {
 		c = calloc(1, sizeof(*c));
-		if (c == NULL || (c->path = strdup(path)) == NULL ||
-		    copy_values(cfg, root_table, (char *)c) < 0 || fill_derived(c) < 0) {
-			report(arg, "out of memory while loading the configuration");
-			conf_free(c);
-			c = NULL;
+		if (c == NULL || (c->path = strdup(path)) == NULL) {
+			st.oom = 1;
+		} else if (copy_values(&st, cfg, root_table, (char *)c) < 0 || fill_derived(c) < 0) {
+			if (st.nerrors == 0)
+				st.oom = 1;
 		} else {
 			atomic_init(&c->refs, 1);
 		}
+		if (st.nerrors || st.oom) {
+			conf_free(c);
+			c = NULL;
+		}
 	}
+out:
 	current_load = NULL;
-	cfg_free(cfg);
+	if (cfg)
+		cfg_free(cfg);
 	free_opts(opts, root_table);
+	free(buf);
+	if (st.oom)
+		add_error(&st, 0, "out of memory while loading the configuration");
+	qsort(st.errors, st.nerrors, sizeof(*st.errors), cmp_errors);
+	for (size_t i = 0; i < st.nerrors; i++) {
+		if (st.errors[i].line != UINT_MAX)
+			report(arg, st.errors[i].text);
+		free(st.errors[i].text);
+	}
+	free(st.errors);
+	if (st.nerrors && c) {		/* cannot happen: errors never leave a conf */
+		conf_free(c);
+		c = NULL;
+	}
 	return c;
 }
 
@@ -419,6 +853,9 @@ static void describe_table(FILE *out, const struct conf_entry *table, const char
 		switch (e->type) {
 		case E_STR:
 			fprintf(out, "%s\tstring\t\"%s\"\t%s\n", name, e->def_str, e->help);
+			break;
+		case E_FILE:
+			fprintf(out, "%s\tfile\t\"%s\"\t%s\n", name, e->def_str, e->help);
 			break;
 		case E_INT:
 			fprintf(out, "%s\tinteger %ld..%ld\t%ld\t%s\n", name, e->min, e->max,

@@ -17,6 +17,7 @@
 #define HM_CONF_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "milter/listen.h"
@@ -41,6 +42,13 @@ typedef void hm_conf_report_fn(void *arg, const char *line);
 
 /* Returns a configuration holding one reference, or NULL after reporting. */
 struct hm_conf *hm_conf_load(const char *path, hm_conf_report_fn *report, void *arg);
+
+/*
+ * The check behind options of type "file": PATH must name a regular file
+ * this process can open for reading now; "" (no file) passes.  0, or -1
+ * with the reason in err.
+ */
+int hm_conf_check_file(const char *path, char *err, size_t errlen);
 
 /* Print every option with its type, default, limits and help (for docs). */
 void hm_conf_describe(FILE *out);

@@ -107,3 +107,32 @@ stop_milter() {
 	kill -TERM "$MILTER_PID" 2>/dev/null
 	wait "$MILTER_PID"
 }
+
+# start_dns ZONEFILE... [--behaviours FILE] [--ipv6]: start the test DNS
+# server (tests/dns-server.py) on a free loopback port, UDP and TCP, queries
+# logged to $T/dns-queries.log, stderr to $T/dns.log.  Sets DNS_PORT and
+# DNS_PID ("kill -HUP $DNS_PID" reloads the zone files).
+start_dns() {
+	rm -f "$T/dns.port"
+	"$PYTHON3" "$top_srcdir/tests/dns-server.py" --port-file "$T/dns.port" \
+		--query-log "$T/dns-queries.log" "$@" 2>>"$T/dns.log" &
+	DNS_PID=$!
+	track $DNS_PID
+	_i=0
+	until [ -s "$T/dns.port" ]; do
+		_i=$((_i + 1))
+		if [ $_i -ge 100 ] || ! kill -0 $DNS_PID 2>/dev/null; then
+			cat "$T/dns.log" >&2; return 1
+		fi
+		sleep 0.1
+	done
+	DNS_PORT=$(cat "$T/dns.port")
+}
+
+# dns_query_count NAME [TYPE]: how many queries for NAME (of TYPE) the test
+# DNS server has received so far.
+dns_query_count() {
+	_n=$(printf '%s' "${1%.}." | tr 'A-Z' 'a-z')
+	awk -v n="$_n" -v t="${2:-}" '$1 == n && (t == "" || $2 == toupper(t)) { c++ }
+		END { print c + 0 }' "$T/dns-queries.log" 2>/dev/null || echo 0
+}

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -32,14 +33,48 @@ static int parse_port(const char *s, size_t len, unsigned *port_r)
 	return 0;
 }
 
-static int valid_host(const char *h)
+/*
+ * The host after '@': a name or an address, or an address in brackets as
+ * libmilter also takes them ("inet6:PORT@[::1]").  Stored without brackets.
+ * IPv6 addresses (with ':') only for inet6.
+ */
+static int parse_host(const char *h, enum hm_socket_kind kind, char *out, size_t outlen,
+		      const char **why)
 {
-	if (*h == '\0')
-		return 0;
-	for (; *h; h++)
-		if (!isalnum((unsigned char)*h) && strchr(".-:[]_", *h) == NULL)
-			return 0;
-	return 1;
+	size_t len = strlen(h);
+	bool v6 = kind == HM_SOCK_INET6;
+
+	if (len == 0) {
+		*why = "empty host after '@'";
+		return -1;
+	}
+	if (h[0] == '[') {
+		if (len < 3 || h[len - 1] != ']') {
+			*why = "unbalanced brackets around the host";
+			return -1;
+		}
+		h++;
+		len -= 2;
+	}
+	if (len >= outlen) {
+		*why = "host name too long";
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)h[i];
+
+		if (c == ':' && !v6) {
+			*why = "an IPv6 address needs inet6:PORT@HOST";
+			return -1;
+		}
+		if (!isalnum(c) && strchr(".-_:", c) == NULL) {
+			*why = "bad character in the host";
+			return -1;
+		}
+	}
+	memcpy(out, h, len);
+	out[len] = '\0';
+	return 0;
 }
 
 int hm_socket_parse(const char *spec, struct hm_socket_spec *out,
@@ -82,7 +117,17 @@ int hm_socket_parse(const char *spec, struct hm_socket_spec *out,
 	size_t port_len = at ? (size_t)(at - rest) : strlen(rest);
 	if (parse_port(rest, port_len, &out->port) < 0) {
 		/* The commonest mistake: Postfix's spelling in our config. */
-		if (strchr(rest, ':') && !at)
+		const char *colon = strrchr(rest, ':');
+		unsigned port;
+
+		if (colon && !at && colon > rest &&
+		    parse_port(colon + 1, strlen(colon + 1), &port) == 0) {
+			int hlen = (int)(colon - rest);
+
+			snprintf(err, errlen, "socket \"%s\": this is Postfix's inet:HOST:PORT "
+				 "spelling; the milter writes inet:PORT@HOST: %s:%u@%.*s", spec,
+				 rest[0] == '[' ? "inet6" : "inet", port, hlen, rest);
+		} else if (colon && !at)
 			snprintf(err, errlen, "socket \"%s\": bad port; this looks like Postfix's "
 				 "inet:HOST:PORT spelling, the milter writes inet:PORT@HOST", spec);
 		else
@@ -90,11 +135,12 @@ int hm_socket_parse(const char *spec, struct hm_socket_spec *out,
 		return -1;
 	}
 	if (at) {
-		if (strlen(at + 1) >= sizeof(out->host) || !valid_host(at + 1)) {
-			snprintf(err, errlen, "socket \"%s\": bad host after '@'", spec);
+		const char *why;
+
+		if (parse_host(at + 1, out->kind, out->host, sizeof(out->host), &why) < 0) {
+			snprintf(err, errlen, "socket \"%s\": %s", spec, why);
 			return -1;
 		}
-		strcpy(out->host, at + 1);
 	}
 	return 0;
 }

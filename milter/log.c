@@ -93,26 +93,28 @@ int hm_log_facility_from_name(const char *name)
 	return -1;
 }
 
+static bool escape_plain(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && c != '\\' && c != '"';
+}
+
 char *hm_log_escape(char *buf, size_t len, const char *src)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
+	size_t o = 0, need = 0, room;
 
 	if (len == 0)
 		return buf;
+	for (const char *p = src; *p; p++)
+		need += escape_plain((unsigned char)*p) ? 1 : 4;
+	/* Cut only what does not fit, and then say so with "...". */
+	room = need < len ? need : (len >= 4 ? len - 4 : 0);
 	for (; *src; src++) {
 		unsigned char c = (unsigned char)*src;
-		int plain = c > 0x20 && c < 0x7f && c != '\\' && c != '"';
-		size_t need = plain ? 1 : 4;
+		bool plain = escape_plain(c);
 
-		if (o + need + 4 > len) {	/* keep room for "..." and NUL */
-			if (len >= 4) {
-				o = o < len - 4 ? o : len - 4;
-				memcpy(buf + o, "...", 3);
-				o += 3;
-			}
-			break;
-		}
+		if (o + (plain ? 1 : 4) > room)
+			break;		/* never half an escape */
 		if (plain) {
 			buf[o++] = (char)c;
 		} else {
@@ -122,6 +124,9 @@ char *hm_log_escape(char *buf, size_t len, const char *src)
 			buf[o++] = hex[c & 15];
 		}
 	}
+	if (need >= len)		/* cut: as many dots as fit, up to three */
+		while (o + 1 < len && o < room + 3)
+			buf[o++] = '.';
 	buf[o] = '\0';
 	return buf;
 }

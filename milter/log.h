@@ -34,8 +34,9 @@ int hm_log_facility_from_name(const char *name);
 
 /*
  * Copy untrusted wire text into buf for a key=value log field: bytes outside
- * printable ASCII, space, '\' and '"' become \xHH, and the result is cut
- * (marked with "...") to fit.  Returns buf.
+ * printable ASCII, space, '\' and '"' become \xHH.  What does not fit is
+ * cut, never in the middle of an escape, and the cut marked with "..."
+ * (fewer dots in a buffer under 4 bytes).  Returns buf.
  */
 char *hm_log_escape(char *buf, size_t len, const char *src);
 

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,14 +86,44 @@ static void *reaper_main(void *arg)
 	return NULL;
 }
 
-static int set_option(struct hm_dns *dns, const char *opt, const char *val,
-		      char *err, size_t errlen)
+/*
+ * Server options go through a configuration text that libunbound reads as
+ * a file: ub_ctx_set_option() accepts "local-zone: ... nodefault" but does
+ * not apply it (libunbound 1.17), ub_ctx_config() does.
+ */
+static int load_server_options(struct hm_dns *dns, char *err, size_t errlen)
 {
-	int rc = ub_ctx_set_option(dns->ub, opt, val);
+	char path[64];
+	FILE *f;
+	int fd, rc;
 
-	if (rc != 0)
-		snprintf(err, errlen, "resolver option %s %s: %s", opt, val, ub_strerror(rc));
-	return rc == 0 ? 0 : -1;
+	if ((fd = memfd_create("hm-unbound-conf", MFD_CLOEXEC)) < 0 ||
+	    (f = fdopen(fd, "w")) == NULL) {
+		snprintf(err, errlen, "resolver configuration: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fputs("server:\n"
+	      /* Forwarders on loopback are fine: a local resolver or the test server. */
+	      "\tdo-not-query-localhost: no\n"
+	      /* Keep asking a forwarder that timed out once (it may be the only one). */
+	      "\tinfra-keep-probing: yes\n", f);
+	for (size_t i = 0; i < sizeof(nodefault_zones) / sizeof(nodefault_zones[0]); i++)
+		fprintf(f, "\tlocal-zone: \"%s\" nodefault\n", nodefault_zones[i]);
+	if (fflush(f) != 0) {
+		snprintf(err, errlen, "resolver configuration: %s", strerror(errno));
+		fclose(f);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	rc = ub_ctx_config(dns->ub, path);
+	fclose(f);
+	if (rc != 0) {
+		snprintf(err, errlen, "resolver configuration: %s", ub_strerror(rc));
+		return -1;
+	}
+	return 0;
 }
 
 static int configure(struct hm_dns *dns, const struct hm_dns_conf *conf,
@@ -100,18 +131,8 @@ static int configure(struct hm_dns *dns, const struct hm_dns_conf *conf,
 {
 	int rc;
 
-	/* Forwarders on loopback are fine: a local resolver or the test server. */
-	if (set_option(dns, "do-not-query-localhost:", "no", err, errlen) < 0 ||
-	    /* Keep asking a forwarder that timed out once (the only one we have). */
-	    set_option(dns, "infra-keep-probing:", "yes", err, errlen) < 0)
+	if (load_server_options(dns, err, errlen) < 0)
 		return -1;
-	for (size_t i = 0; i < sizeof(nodefault_zones) / sizeof(nodefault_zones[0]); i++) {
-		char val[128];
-
-		snprintf(val, sizeof(val), "%s nodefault", nodefault_zones[i]);
-		if (set_option(dns, "local-zone:", val, err, errlen) < 0)
-			return -1;
-	}
 	for (size_t i = 0; i < conf->nnameservers; i++) {
 		if ((rc = ub_ctx_set_fwd(dns->ub, conf->nameservers[i])) != 0) {
 			snprintf(err, errlen, "nameserver \"%s\": %s", conf->nameservers[i],

@@ -125,7 +125,7 @@ char *hm_log_escape(char *buf, size_t len, const char *src)
 		}
 	}
 	if (need >= len)		/* cut: as many dots as fit, up to three */
-		while (o + 1 < len && o < room + 3)
+		for (int dots = 0; dots < 3 && o + 1 < len; dots++)
 			buf[o++] = '.';
 	buf[o] = '\0';
 	return buf;

@@ -1,1 +1,987 @@
-/* scoring/spf.c - being written. */
+/*
+ * spf.c - SPF (RFC 7208) with libspf2 evaluating records and our resolver
+ * answering its queries.
+ *
+ * libspf2 interprets a compiled record; everything around it is ours:
+ *
+ *  - Record lookup (the top-level one and those of include/redirect, through
+ *    the layer's get_spf hook): TXT only (type 99 is never asked), the
+ *    strings of a TXT record joined, records other than "v=spf1" followed
+ *    by a space or the end ignored, several records a permerror, the text
+ *    checked against the RFC 7208 ABNF before libspf2 compiles it (libspf2
+ *    answers neutral for many malformed records, and a record it cannot
+ *    compile becomes a permerror here).
+ *
+ *  - A custom SPF_dns_server_t layer whose lookup() asks hm_dns_lookup()
+ *    and counts, per check, what RFC 7208 4.6.4 limits: DNS-querying terms
+ *    (libspf2 restarts its count inside every include), void lookups
+ *    (libspf2 has no such limit), MX names (more than 10: permerror) and
+ *    PTR names (more than 10: the rest ignored, where libspf2 gives
+ *    permerror).  A limit hit stops the evaluation: the layer records the
+ *    verdict and answers TRY_AGAIN to everything after, and the verdict
+ *    replaces whatever libspf2 concludes.
+ *
+ *  - PTR trouble: a failed PTR lookup, or a failed address lookup of one of
+ *    its names, makes the name not match (RFC 7208 5.5) instead of
+ *    libspf2's temperror.
+ *
+ *  - The top-level call: libspf2's SPF_request_query_mailfrom() passes any
+ *    loopback client unchecked, so we fetch the record and call
+ *    SPF_record_interpret() ourselves.
+ *
+ * The state of a check lives in a thread-local variable: the layer's hooks
+ * get no per-call argument of ours, and a check runs in one thread from
+ * start to end.  The SPF_server_t itself is read-only during checks.
+ * Explanations (exp=) are never fetched: nothing of ours uses them, and
+ * RFC 7208 6.2 lets a receiver skip them.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <spf2/spf.h>
+#include <spf2/spf_dns.h>
+
+#include "scoring/spf.h"
+
+#define MAX_DNS_TERMS 10	/* RFC 7208 4.6.4 */
+#define MAX_VOID 2
+#define MAX_MX 10
+#define MAX_PTR 10
+#define CHECK_TIME_LIMIT 20	/* seconds for a whole check (RFC 7208 4.6.4) */
+#define RECORD_MAX 8192		/* longer SPF records are not evaluated */
+
+struct hm_spf {
+	struct hm_dns *dns;
+	SPF_server_t *server;
+	SPF_dns_server_t layer;
+};
+
+/* The state of the check running in this thread. */
+struct check {
+	struct hm_spf *spf;
+	int terms, voids;
+	/* Names from the last MX or PTR answer, looked up next by libspf2. */
+	char sub[MAX_PTR > MAX_MX ? MAX_PTR : MAX_MX][HM_DOMAIN_MAX];
+	int nsub, subnext;
+	bool sub_ptr;
+	/* A verdict that ends the check (a limit, the time limit). */
+	bool stopped;
+	enum hm_spf_result verdict;
+	char reason[HM_REASON_MAX];	/* first trouble seen */
+	time_t deadline;
+};
+
+static _Thread_local struct check *cur;
+
+/* Keep the first trouble of a check as its reason. */
+static void __attribute__((format(printf, 2, 3)))
+note(struct check *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->reason[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* A verdict that ends the check, whatever libspf2 makes of it. */
+static void stop(struct check *c, enum hm_spf_result verdict, const char *reason)
+{
+	if (c->stopped)
+		return;
+	c->stopped = true;
+	c->verdict = verdict;
+	snprintf(c->reason, sizeof(c->reason), "%s", reason);
+}
+
+/* --- names ----------------------------------------------------------- */
+
+/*
+ * A name DNS can carry: labels of 1-63 bytes, 253 in all, an optional
+ * final dot.  With fqdn, also at least two labels of letters, digits,
+ * '-' and '_' (what an identity's domain must look like, RFC 7208 4.3).
+ */
+static bool name_ok(const char *name, bool fqdn)
+{
+	size_t len = strlen(name), label = 0, labels = 0;
+
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		if (i == len || name[i] == '.') {
+			if (label == 0 || label > 63)
+				return false;
+			labels++;
+			label = 0;
+			continue;
+		}
+		if (fqdn && !isalnum((unsigned char)name[i]) && name[i] != '-' &&
+		    name[i] != '_')
+			return false;
+		label++;
+	}
+	return !fqdn || labels >= 2;
+}
+
+/* --- the DNS layer --------------------------------------------------- */
+
+static SPF_dns_rr_t *make_rr(SPF_dns_server_t *srv, const char *name, ns_type type,
+			     int herrno)
+{
+	return SPF_dns_rr_new_init(srv, name, type, 0, herrno);
+}
+
+static int herrno_of(enum hm_dns_status st)
+{
+	switch (st) {
+	case HM_DNS_OK:
+		return NETDB_SUCCESS;
+	case HM_DNS_NXDOMAIN:
+		return HOST_NOT_FOUND;
+	case HM_DNS_NODATA:
+		return NO_DATA;
+	default:
+		return TRY_AGAIN;
+	}
+}
+
+/* Copy the records of an answer into a libspf2 RR set; 0 or -1 (memory). */
+static int fill_rr(struct check *c, SPF_dns_rr_t *rr, const struct hm_dns_answer *ans,
+		   ns_type type)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < ans->count; i++) {
+		const unsigned char *d = ans->data[i];
+		size_t len = ans->len[i];
+		char name[HM_DOMAIN_MAX];
+		unsigned pref;
+
+		switch (type) {
+		case ns_t_a:
+			if (len != 4)
+				continue;
+			if (SPF_dns_rr_buf_realloc(rr, n, sizeof(SPF_dns_rr_data_t)) != SPF_E_SUCCESS)
+				return -1;
+			memcpy(&rr->rr[n]->a, d, 4);
+			break;
+		case ns_t_aaaa:
+			if (len != 16)
+				continue;
+			if (SPF_dns_rr_buf_realloc(rr, n, sizeof(SPF_dns_rr_data_t)) != SPF_E_SUCCESS)
+				return -1;
+			memcpy(&rr->rr[n]->aaaa, d, 16);
+			break;
+		case ns_t_mx:
+		case ns_t_ptr:
+			if (type == ns_t_mx ? hm_dns_mx(d, len, &pref, name, sizeof(name)) < 0
+					    : hm_dns_name(d, len, name, sizeof(name)) < 0)
+				continue;
+			/* RFC 7208 4.6.4: only the first 10 PTR names count. */
+			if (type == ns_t_ptr && n >= MAX_PTR)
+				continue;
+			if (SPF_dns_rr_buf_realloc(rr, n, strlen(name) + 1) != SPF_E_SUCCESS)
+				return -1;
+			strcpy(rr->rr[n]->ptr, name);
+			if (c && n < (int)(sizeof(c->sub) / sizeof(c->sub[0]))) {
+				snprintf(c->sub[n], sizeof(c->sub[n]), "%s", name);
+				c->nsub = n + 1;
+			}
+			break;
+		default:
+			continue;
+		}
+		n++;
+	}
+	rr->num_rr = n;
+	return 0;
+}
+
+static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *srv, const char *domain,
+				  ns_type type, int should_cache)
+{
+	struct hm_spf *spf = srv->hook;
+	struct check *c = cur;
+	struct hm_dns_answer *ans = NULL;
+	enum hm_dns_status st;
+	bool term = false, sub_of_ptr = false;
+	SPF_dns_rr_t *rr;
+
+	(void)should_cache;
+	if (type != ns_t_a && type != ns_t_aaaa && type != ns_t_mx && type != ns_t_ptr)
+		return make_rr(srv, domain, type, NO_DATA);	/* TXT is get_spf's */
+	if (c) {
+		if (c->stopped)
+			return make_rr(srv, domain, type, TRY_AGAIN);
+		if (time(NULL) > c->deadline) {
+			stop(c, HM_SPF_TEMPERROR, "time limit exceeded");
+			return make_rr(srv, domain, type, TRY_AGAIN);
+		}
+		/* An address lookup of the next name of an MX/PTR answer is part
+		 * of that term; anything else starts a term. */
+		if ((type == ns_t_a || type == ns_t_aaaa) && c->subnext < c->nsub &&
+		    strcasecmp(domain, c->sub[c->subnext]) == 0) {
+			c->subnext++;
+			sub_of_ptr = c->sub_ptr;
+		} else {
+			c->nsub = c->subnext = 0;
+			term = true;
+			if (++c->terms > MAX_DNS_TERMS) {
+				stop(c, HM_SPF_PERMERROR, "too many DNS lookups");
+				return make_rr(srv, domain, type, TRY_AGAIN);
+			}
+		}
+	}
+	/* A target that is no DNS name does not exist (RFC 7208 4.8). */
+	if (!name_ok(domain, false)) {
+		st = HM_DNS_NXDOMAIN;
+	} else {
+		st = hm_dns_lookup(spf->dns, domain, type, &ans);
+	}
+	if (st == HM_DNS_TEMPFAIL && (type == ns_t_ptr || sub_of_ptr))
+		st = HM_DNS_NXDOMAIN;	/* RFC 7208 5.5: no match, not an error */
+	if (c && st == HM_DNS_TEMPFAIL)
+		note(c, "DNS failure looking up %.120s", domain);
+	if (c && term && (st == HM_DNS_NXDOMAIN || st == HM_DNS_NODATA ||
+			  (st == HM_DNS_OK && ans->count == 0)) &&
+	    ++c->voids > MAX_VOID) {
+		hm_dns_answer_free(&ans);
+		stop(c, HM_SPF_PERMERROR, "too many void DNS lookups");
+		return make_rr(srv, domain, type, TRY_AGAIN);
+	}
+	if (c && st == HM_DNS_OK && type == ns_t_mx && ans->count > MAX_MX) {
+		hm_dns_answer_free(&ans);
+		stop(c, HM_SPF_PERMERROR, "more than 10 MX names");
+		return make_rr(srv, domain, type, TRY_AGAIN);
+	}
+	rr = make_rr(srv, domain, type, herrno_of(st));
+	if (rr && st == HM_DNS_OK) {
+		if (c) {
+			c->nsub = c->subnext = 0;
+			c->sub_ptr = type == ns_t_ptr;
+		}
+		if (fill_rr(type == ns_t_mx || type == ns_t_ptr ? c : NULL, rr, ans, type) < 0) {
+			SPF_dns_rr_free(rr);
+			rr = make_rr(srv, domain, type, TRY_AGAIN);
+		}
+	}
+	hm_dns_answer_free(&ans);
+	return rr;
+}
+
+/* --- record lookup --------------------------------------------------- */
+
+enum fetch { FETCH_OK, FETCH_NONE, FETCH_TEMPFAIL, FETCH_PERMERROR };
+
+/*
+ * The SPF record of domain, compiled, in *rec_r (FETCH_OK); otherwise why
+ * not, with the reason noted in the check.
+ */
+static enum fetch fetch_record(struct hm_spf *spf, struct check *c, const char *domain,
+			       SPF_response_t *resp, SPF_record_t **rec_r)
+{
+	struct hm_dns_answer *ans = NULL;
+	enum hm_dns_status st;
+	char *text = NULL, why[HM_REASON_MAX];
+	size_t textlen = 0;
+	int found = 0;
+	enum fetch ret = FETCH_NONE;
+	SPF_errcode_t err;
+
+	*rec_r = NULL;
+	if (!name_ok(domain, false)) {
+		note(c, "%.120s: not a domain name", domain);
+		return FETCH_NONE;
+	}
+	st = hm_dns_lookup(spf->dns, domain, HM_DNS_TXT, &ans);
+	if (st == HM_DNS_TEMPFAIL) {
+		note(c, "DNS failure looking up %.120s", domain);
+		hm_dns_answer_free(&ans);
+		return FETCH_TEMPFAIL;
+	}
+	for (size_t i = 0; st == HM_DNS_OK && i < ans->count; i++) {
+		const unsigned char *d = ans->data[i];
+		size_t len = ans->len[i], strings = 0, want;
+		char *t = malloc(len + 1);
+
+		if (t == NULL)
+			goto oom;
+		for (size_t j = 0; j < len; j += (size_t)d[j] + 1)
+			strings++;
+		if (hm_dns_txt(d, len, t, len + 1) < 0) {
+			free(t);
+			continue;
+		}
+		want = len - strings;
+		if (strncasecmp(t, "v=spf1", 6) != 0 || (t[6] != ' ' && t[6] != '\0')) {
+			free(t);
+			continue;	/* not SPF, or another version */
+		}
+		found++;
+		free(text);
+		text = t;
+		textlen = want;
+	}
+	hm_dns_answer_free(&ans);
+	if (found == 0) {
+		note(c, "%.120s: no SPF record", domain);
+		return FETCH_NONE;
+	}
+	if (found > 1) {
+		note(c, "%.120s: several SPF records", domain);
+		ret = FETCH_PERMERROR;
+	} else if (strlen(text) != textlen) {
+		note(c, "%.120s: NUL byte in the SPF record", domain);
+		ret = FETCH_PERMERROR;
+	} else if (textlen > RECORD_MAX) {
+		note(c, "%.120s: SPF record too long", domain);
+		ret = FETCH_PERMERROR;
+	} else if (hm_spf_record_valid(text, textlen, why, sizeof(why)) < 0) {
+		note(c, "%.80s: %.70s", domain, why);
+		ret = FETCH_PERMERROR;
+	} else if ((err = SPF_record_compile(spf->server, resp, rec_r, text)) != SPF_E_SUCCESS) {
+		if (*rec_r) {
+			SPF_record_free(*rec_r);
+			*rec_r = NULL;
+		}
+		note(c, "%.80s: %.70s", domain, SPF_strerror(err));
+		ret = err == SPF_E_NO_MEMORY ? FETCH_TEMPFAIL : FETCH_PERMERROR;
+	} else {
+		ret = FETCH_OK;
+	}
+	free(text);
+	return ret;
+oom:
+	free(text);
+	hm_dns_answer_free(&ans);
+	note(c, "out of memory");
+	return FETCH_TEMPFAIL;
+}
+
+/* get_spf hook: the record of an include or redirect target. */
+static SPF_errcode_t layer_get_spf(SPF_server_t *server, SPF_request_t *req,
+				   SPF_response_t *resp, SPF_record_t **rec_r)
+{
+	struct check *c = cur;
+	struct hm_spf *spf = server->resolver->hook;
+	struct check none = { .deadline = 0 };
+
+	*rec_r = NULL;
+	if (c == NULL)
+		c = &none;
+	else if (c->stopped)
+		return SPF_E_DNS_ERROR;
+	c->nsub = c->subnext = 0;
+	if (c != &none && ++c->terms > MAX_DNS_TERMS) {
+		stop(c, HM_SPF_PERMERROR, "too many DNS lookups");
+		return SPF_E_DNS_ERROR;
+	}
+	switch (fetch_record(spf, c, req->cur_dom, resp, rec_r)) {
+	case FETCH_OK:
+		return SPF_E_SUCCESS;
+	case FETCH_TEMPFAIL:
+		return SPF_E_DNS_ERROR;		/* libspf2: temperror */
+	case FETCH_NONE:
+		return SPF_E_NOT_SPF;		/* libspf2: permerror */
+	default:
+		return SPF_E_SYNTAX;		/* libspf2: permerror */
+	}
+}
+
+/* get_exp hook: explanations are not fetched (see the top). */
+static SPF_errcode_t layer_get_exp(SPF_server_t *server, const char *domain,
+				   char **buf, size_t *buflen)
+{
+	static const char text[] = "explanation not fetched";
+	char *p;
+
+	(void)server;
+	(void)domain;
+	if (*buflen < sizeof(text)) {
+		if ((p = realloc(*buf, sizeof(text))) == NULL)
+			return SPF_E_NO_MEMORY;
+		*buf = p;
+		*buflen = sizeof(text);
+	}
+	memcpy(*buf, text, sizeof(text));
+	return SPF_E_SUCCESS;
+}
+
+/* libspf2's warnings about records are ours to report, not its to print. */
+static void spf_quiet(const char *file, int line, const char *msg)
+{
+	(void)file;
+	(void)line;
+	(void)msg;
+}
+
+int hm_spf_new(struct hm_dns *dns, const char *receiver, struct hm_spf **spf_r,
+	       char *err, size_t errlen)
+{
+	struct hm_spf *spf = calloc(1, sizeof(*spf));
+
+	*spf_r = NULL;
+	if (spf == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	SPF_warning_handler = spf_quiet;
+	SPF_info_handler = spf_quiet;
+	SPF_debug_handler = spf_quiet;
+	spf->dns = dns;
+	spf->layer.destroy = NULL;	/* embedded: SPF_server_free() leaves it */
+	spf->layer.lookup = layer_lookup;
+	spf->layer.get_spf = layer_get_spf;
+	spf->layer.get_exp = layer_get_exp;
+	spf->layer.layer_below = NULL;
+	spf->layer.name = "hosterra";
+	spf->layer.hook = spf;
+	if ((spf->server = SPF_server_new_dns(&spf->layer, 0)) == NULL) {
+		snprintf(err, errlen, "cannot create the SPF server");
+		free(spf);
+		return -1;
+	}
+	if (receiver && SPF_server_set_rec_dom(spf->server, receiver) != SPF_E_SUCCESS) {
+		snprintf(err, errlen, "out of memory");
+		hm_spf_free(&spf);
+		return -1;
+	}
+	*spf_r = spf;
+	return 0;
+}
+
+void hm_spf_free(struct hm_spf **spfp)
+{
+	struct hm_spf *spf = *spfp;
+
+	if (spf == NULL)
+		return;
+	if (spf->server)
+		SPF_server_free(spf->server);
+	free(spf);
+	*spfp = NULL;
+}
+
+/* --- the check ------------------------------------------------------- */
+
+/*
+ * Split the MAIL FROM argument into local-part and domain (RFC 7208 4.3):
+ * brackets and a source route dropped, "postmaster" for a missing
+ * local-part.  false for the null sender.  A part that does not fit comes
+ * back empty (a local-part is at most 64 bytes, a domain 253).
+ */
+static bool parse_sender(const char *mail_from, char *local, size_t locallen,
+			 char *domain, size_t domlen)
+{
+	char buf[HM_ADDR_MAX];
+	char *p = buf, *at;
+	const char *lp = "postmaster", *dp;
+	size_t n;
+
+	if (mail_from == NULL)
+		return false;
+	while (*mail_from == ' ')
+		mail_from++;
+	snprintf(buf, sizeof(buf), "%s", mail_from);
+	n = strlen(p);
+	while (n > 0 && p[n - 1] == ' ')
+		p[--n] = '\0';
+	if (*p == '<') {
+		p++;
+		n--;
+		if (n > 0 && p[n - 1] == '>')
+			p[--n] = '\0';
+	}
+	if (*p == '@' && (at = strchr(p, ':')) != NULL)
+		p = at + 1;	/* <@relay,@relay:user@domain> */
+	if (*p == '\0')
+		return false;
+	if ((at = strrchr(p, '@')) == NULL) {
+		dp = p;
+	} else {
+		*at = '\0';
+		if (*p)
+			lp = p;
+		dp = at + 1;
+	}
+	local[0] = domain[0] = '\0';
+	if (strlen(lp) < locallen)
+		memcpy(local, lp, strlen(lp) + 1);
+	if (strlen(dp) < domlen)
+		memcpy(domain, dp, strlen(dp) + 1);
+	return true;
+}
+
+static void finish(struct hm_spf_outcome *out, enum hm_spf_result r, const char *reason)
+{
+	out->result = r;
+	if (out->reason[0] == '\0')
+		snprintf(out->reason, sizeof(out->reason), "%s", reason);
+}
+
+static enum hm_spf_result map_result(SPF_result_t r)
+{
+	switch (r) {
+	case SPF_RESULT_PASS:
+		return HM_SPF_PASS;
+	case SPF_RESULT_FAIL:
+		return HM_SPF_FAIL;
+	case SPF_RESULT_SOFTFAIL:
+		return HM_SPF_SOFTFAIL;
+	case SPF_RESULT_NEUTRAL:
+		return HM_SPF_NEUTRAL;
+	case SPF_RESULT_NONE:
+		return HM_SPF_NONE;
+	case SPF_RESULT_TEMPERROR:
+		return HM_SPF_TEMPERROR;
+	default:
+		return HM_SPF_PERMERROR;
+	}
+}
+
+int hm_spf_check(struct hm_spf *spf, const char *client_ip, const char *helo,
+		 const char *mail_from, struct hm_spf_outcome *out)
+{
+	char local[240], domain[HM_DOMAIN_MAX], sender[HM_ADDR_MAX];
+	struct in_addr a4;
+	struct in6_addr a6;
+	bool v6 = false;
+	struct check *c;
+	SPF_request_t *req = NULL;
+	SPF_response_t *resp = NULL;
+	SPF_record_t *rec = NULL;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (helo == NULL)
+		helo = "";
+	if (parse_sender(mail_from, local, sizeof(local), domain, sizeof(domain))) {
+		snprintf(out->identity, sizeof(out->identity), "%s@%s", local, domain);
+	} else {
+		out->helo_identity = true;
+		snprintf(local, sizeof(local), "postmaster");
+		if (strlen(helo) < sizeof(domain))
+			memcpy(domain, helo, strlen(helo) + 1);
+		else
+			domain[0] = '\0';
+		snprintf(out->identity, sizeof(out->identity), "%s", helo);
+	}
+	snprintf(sender, sizeof(sender), "%s@%s", local, domain);
+	snprintf(out->domain, sizeof(out->domain), "%s", domain);
+	{
+		size_t n = strlen(domain);
+
+		if (n > 0 && domain[n - 1] == '.')
+			domain[n - 1] = '\0';	/* the record is the same */
+	}
+	if (local[0] == '\0' || !name_ok(domain, true)) {
+		finish(out, HM_SPF_NONE, "not a valid domain name");
+		return 0;
+	}
+	if (client_ip == NULL || inet_pton(AF_INET, client_ip, &a4) != 1) {
+		if (client_ip == NULL || inet_pton(AF_INET6, client_ip, &a6) != 1) {
+			finish(out, HM_SPF_NONE, "client address is not an IP address");
+			return 0;
+		}
+		if (IN6_IS_ADDR_V4MAPPED(&a6))
+			memcpy(&a4, &a6.s6_addr[12], 4);	/* RFC 7208 5/9/2 */
+		else
+			v6 = true;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		finish(out, HM_SPF_TEMPERROR, "out of memory");
+		return -1;
+	}
+	c->spf = spf;
+	c->deadline = time(NULL) + CHECK_TIME_LIMIT;
+	cur = c;
+
+	if ((req = SPF_request_new(spf->server)) == NULL ||
+	    (v6 ? SPF_request_set_ipv6(req, a6) : SPF_request_set_ipv4(req, a4)) != SPF_E_SUCCESS ||
+	    SPF_request_set_helo_dom(req, *helo ? helo : "unknown") != SPF_E_SUCCESS ||
+	    SPF_request_set_env_from(req, sender) != SPF_E_SUCCESS ||
+	    (resp = SPF_response_new(req)) == NULL) {
+		finish(out, HM_SPF_TEMPERROR, "out of memory");
+		rc = -1;
+		goto done;
+	}
+	req->use_helo = out->helo_identity;
+	req->cur_dom = domain;
+	switch (fetch_record(spf, c, domain, resp, &rec)) {
+	case FETCH_NONE:
+		finish(out, HM_SPF_NONE, c->reason);
+		goto done;
+	case FETCH_TEMPFAIL:
+		finish(out, HM_SPF_TEMPERROR, c->reason);
+		goto done;
+	case FETCH_PERMERROR:
+		finish(out, HM_SPF_PERMERROR, c->reason);
+		goto done;
+	case FETCH_OK:
+		break;
+	}
+	c->reason[0] = '\0';	/* "no record" of the top domain is past */
+	resp->spf_record_exp = rec;
+	SPF_record_interpret(rec, req, resp, 0);
+	if (c->stopped) {
+		finish(out, c->verdict, c->reason);
+	} else {
+		enum hm_spf_result r = map_result(SPF_response_result(resp));
+
+		switch (r) {
+		case HM_SPF_PASS:
+			finish(out, r, "sender IP authorized");
+			break;
+		case HM_SPF_FAIL:
+		case HM_SPF_SOFTFAIL:
+			finish(out, r, "sender IP not authorized");
+			break;
+		case HM_SPF_NEUTRAL:
+			finish(out, r, "no assertion about sender IP");
+			break;
+		case HM_SPF_TEMPERROR:
+			finish(out, r, c->reason[0] ? c->reason : "DNS failure");
+			break;
+		default:
+			finish(out, r, c->reason[0] ? c->reason
+				   : SPF_strerror(SPF_response_errcode(resp)));
+			break;
+		}
+	}
+done:
+	if (rec)
+		SPF_record_free(rec);
+	if (resp)
+		SPF_response_free(resp);
+	if (req)
+		SPF_request_free(req);
+	cur = NULL;
+	free(c);
+	return rc;
+}
+
+/* --- RFC 7208 ABNF --------------------------------------------------- */
+
+struct span {
+	const char *p, *end;
+};
+
+static bool span_eq(struct span s, const char *word)
+{
+	size_t n = strlen(word);
+
+	return (size_t)(s.end - s.p) == n && strncasecmp(s.p, word, n) == 0;
+}
+
+/*
+ * macro-string; exp_letters allows c, r, t (explanation text and unknown
+ * modifiers).  On success *last_macro tells whether it ends in a
+ * macro-expand.
+ */
+static bool macro_string(struct span s, bool exp_letters, bool *last_macro)
+{
+	const char *p = s.p;
+
+	*last_macro = false;
+	while (p < s.end) {
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+			return false;
+		if (*p != '%') {
+			p++;
+			*last_macro = false;
+			continue;
+		}
+		if (++p >= s.end)
+			return false;
+		if (*p == '%' || *p == '_' || *p == '-') {
+			p++;
+			*last_macro = true;
+			continue;
+		}
+		if (*p != '{' || ++p >= s.end)
+			return false;
+		if (!strchr("slodiphv", tolower((unsigned char)*p)) &&
+		    !(exp_letters && strchr("crt", tolower((unsigned char)*p))))
+			return false;
+		p++;
+		if (p < s.end && isdigit((unsigned char)*p)) {
+			unsigned v = 0;
+
+			while (p < s.end && isdigit((unsigned char)*p)) {
+				v = v * 10 + (unsigned)(*p - '0');
+				if (v > 128)
+					return false;
+				p++;
+			}
+			if (v == 0)
+				return false;	/* RFC 7208 7.3: nonzero */
+		}
+		if (p < s.end && (*p == 'r' || *p == 'R'))
+			p++;
+		while (p < s.end && strchr(".-+,/_=", *p))
+			p++;
+		if (p >= s.end || *p != '}')
+			return false;
+		p++;
+		*last_macro = true;
+	}
+	return true;
+}
+
+/* toplabel = ( *alphanum ALPHA *alphanum ) / ( 1*alphanum "-" *( alphanum / "-" ) alphanum ) */
+static bool toplabel(const char *p, const char *end)
+{
+	bool alpha = false, dash = false;
+
+	if (p >= end || !isalnum((unsigned char)p[0]) || !isalnum((unsigned char)end[-1]))
+		return false;
+	for (; p < end; p++) {
+		if (isalpha((unsigned char)*p))
+			alpha = true;
+		else if (*p == '-')
+			dash = true;
+		else if (!isdigit((unsigned char)*p))
+			return false;
+	}
+	return alpha || dash;
+}
+
+/* domain-spec = macro-string domain-end */
+static bool domain_spec(struct span s)
+{
+	bool last_macro;
+	const char *end = s.end, *dot;
+
+	if (s.p >= s.end || !macro_string(s, false, &last_macro))
+		return false;
+	if (last_macro)
+		return true;
+	if (end[-1] == '.')
+		end--;			/* "." toplabel [ "." ] */
+	for (dot = end; dot > s.p && dot[-1] != '.'; dot--)
+		;
+	if (dot == s.p)
+		return false;		/* no "." before the toplabel */
+	return toplabel(dot, end);
+}
+
+/* "/" cidr with no leading zero, at most max; p after the slash. */
+static bool cidr(const char *p, const char *end, unsigned max)
+{
+	unsigned v = 0;
+
+	if (p >= end || (p[0] == '0' && end - p > 1))
+		return false;
+	for (; p < end; p++) {
+		if (!isdigit((unsigned char)*p))
+			return false;
+		v = v * 10 + (unsigned)(*p - '0');
+		if (v > max)
+			return false;
+	}
+	return true;
+}
+
+/* Peel a trailing "/N" or "//N" off s (dual-cidr-length). */
+static bool peel_cidr(struct span *s, bool six)
+{
+	const char *q = s->end;
+
+	while (q > s->p && isdigit((unsigned char)q[-1]))
+		q--;
+	if (q == s->end || q == s->p || q[-1] != '/')
+		return true;	/* nothing to peel */
+	if (six) {
+		if (q - s->p < 2 || q[-2] != '/')
+			return true;
+		if (!cidr(q, s->end, 128))
+			return false;
+		s->end = q - 2;
+	} else {
+		if (q - s->p >= 2 && q[-2] == '/')
+			return true;	/* that is the ip6 one */
+		if (!cidr(q, s->end, 32))
+			return false;
+		s->end = q - 1;
+	}
+	return true;
+}
+
+static bool ip4_network(const char *p, const char *end)
+{
+	for (int i = 0; i < 4; i++) {
+		const char *q = p;
+		unsigned v = 0;
+
+		while (q < end && isdigit((unsigned char)*q) && q - p < 4)
+			v = v * 10 + (unsigned)(*q++ - '0');
+		if (q == p || q - p > 3 || v > 255 || (p[0] == '0' && q - p > 1))
+			return false;
+		p = q;
+		if (i < 3) {
+			if (p >= end || *p != '.')
+				return false;
+			p++;
+		}
+	}
+	return p == end;
+}
+
+static bool ip6_network(const char *p, const char *end)
+{
+	char buf[INET6_ADDRSTRLEN + 1];
+	struct in6_addr a;
+
+	if (end - p <= 0 || (size_t)(end - p) >= sizeof(buf))
+		return false;
+	memcpy(buf, p, (size_t)(end - p));
+	buf[end - p] = '\0';
+	return inet_pton(AF_INET6, buf, &a) == 1;
+}
+
+static int term_valid(struct span t, int *nredirect, int *nexp, char *why, size_t whylen)
+{
+	const char *p = t.p, *q;
+	struct span name, arg;
+	bool dummy;
+
+	for (q = t.p; q < t.end; q++) {
+		if ((unsigned char)*q < 0x21 || (unsigned char)*q > 0x7e) {
+			snprintf(why, whylen, "invalid character in the record");
+			return -1;
+		}
+	}
+	/* A modifier: name "=" ... (name = ALPHA *(ALPHA / DIGIT / - / _ / .)). */
+	for (q = p; q < t.end && (isalnum((unsigned char)*q) || strchr("-_.", *q)); q++)
+		;
+	if (q < t.end && *q == '=') {
+		name = (struct span){ p, q };
+		arg = (struct span){ q + 1, t.end };
+		if (q == p || !isalpha((unsigned char)*p)) {
+			snprintf(why, whylen, "invalid modifier name");
+			return -1;
+		}
+		if (span_eq(name, "redirect") || span_eq(name, "exp")) {
+			int *n = span_eq(name, "exp") ? nexp : nredirect;
+
+			if (++*n > 1) {
+				snprintf(why, whylen, "%s= given twice", span_eq(name, "exp") ? "exp" : "redirect");
+				return -1;
+			}
+			if (!domain_spec(arg)) {
+				snprintf(why, whylen, "invalid domain in %s=", span_eq(name, "exp") ? "exp" : "redirect");
+				return -1;
+			}
+			return 0;
+		}
+		if (!macro_string(arg, true, &dummy)) {
+			snprintf(why, whylen, "invalid macro in a modifier");
+			return -1;
+		}
+		return 0;
+	}
+	if (strchr("+-?~", *p))
+		p++;
+	for (q = p; q < t.end && *q != ':' && *q != '/'; q++)
+		;
+	name = (struct span){ p, q };
+	arg = (struct span){ q, t.end };
+	if (span_eq(name, "all")) {
+		if (arg.p != arg.end)
+			goto bad_arg;
+		return 0;
+	}
+	if (span_eq(name, "include") || span_eq(name, "exists")) {
+		if (arg.p >= arg.end || *arg.p != ':')
+			goto bad_arg;
+		arg.p++;
+		if (!domain_spec(arg))
+			goto bad_domain;
+		return 0;
+	}
+	if (span_eq(name, "a") || span_eq(name, "mx") || span_eq(name, "ptr")) {
+		if (!span_eq(name, "ptr") && (!peel_cidr(&arg, true) || !peel_cidr(&arg, false))) {
+			snprintf(why, whylen, "invalid CIDR length");
+			return -1;
+		}
+		if (arg.p == arg.end)
+			return 0;
+		if (*arg.p != ':')
+			goto bad_arg;
+		arg.p++;
+		if (!domain_spec(arg))
+			goto bad_domain;
+		return 0;
+	}
+	if (span_eq(name, "ip4") || span_eq(name, "ip6")) {
+		bool six = span_eq(name, "ip6");
+
+		if (arg.p >= arg.end || *arg.p != ':')
+			goto bad_arg;
+		arg.p++;
+		for (q = arg.p; q < arg.end && *q != '/'; q++)
+			;
+		if (!(six ? ip6_network(arg.p, q) : ip4_network(arg.p, q))) {
+			snprintf(why, whylen, "invalid %s address", six ? "ip6" : "ip4");
+			return -1;
+		}
+		if (q < arg.end && !cidr(q + 1, arg.end, six ? 128 : 32)) {
+			snprintf(why, whylen, "invalid CIDR length");
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(why, whylen, "unknown mechanism \"%.*s\"",
+		 (int)(name.end - name.p > 32 ? 32 : name.end - name.p), name.p);
+	return -1;
+bad_arg:
+	snprintf(why, whylen, "invalid argument to %.*s", (int)(name.end - name.p), name.p);
+	return -1;
+bad_domain:
+	snprintf(why, whylen, "invalid domain in %.*s", (int)(name.end - name.p), name.p);
+	return -1;
+}
+
+int hm_spf_record_valid(const char *record, size_t len, char *why, size_t whylen)
+{
+	const char *p = record + 6, *end = record + len;
+	int nredirect = 0, nexp = 0;
+
+	if (len < 6 || strncasecmp(record, "v=spf1", 6) != 0 || (len > 6 && record[6] != ' ')) {
+		snprintf(why, whylen, "not an SPF version 1 record");
+		return -1;
+	}
+	while (p < end) {
+		struct span t;
+
+		if (*p != ' ') {
+			snprintf(why, whylen, "invalid character in the record");
+			return -1;
+		}
+		while (p < end && *p == ' ')
+			p++;
+		if (p == end)
+			break;
+		t.p = p;
+		while (p < end && *p != ' ')
+			p++;
+		t.end = p;
+		if (term_valid(t, &nredirect, &nexp, why, whylen) < 0)
+			return -1;
+	}
+	return 0;
+}

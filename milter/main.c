@@ -9,8 +9,9 @@
  * SIGHUP, SIGUSR1, SIGTERM and SIGINT unblocked with handlers of its own (the
  * kernel hands a process signal to the main thread first when it accepts it)
  * while every other thread blocks them.  SIGHUP and SIGUSR1 reload the
- * configuration; SIGTERM and SIGINT stop: no new transactions, the listener
- * closes, messages in flight get shutdown_timeout seconds to finish.
+ * configuration; SIGTERM and SIGINT stop: no new transactions (MAIL FROM
+ * gets 451), messages in flight get shutdown_timeout seconds to finish, then
+ * the listener closes.
  */
 #include "config.h"
 
@@ -297,12 +298,18 @@ int main(int argc, char **argv)
 
 	status = main_loop(conf_path, &mt);
 
+	/*
+	 * Drain before smfi_stop(): Debian's libmilter runs sessions in a
+	 * worker pool whose controller and workers stop serving every open
+	 * connection as soon as smfi_stop() is called, so messages in flight
+	 * could never finish (nor a new MAIL FROM get its 451).
+	 */
 	hm_callbacks_stopping();
-	smfi_stop();
-	pthread_join(mt.tid, NULL);
 	conf = hm_conf_acquire();
 	wait_for_messages(conf->shutdown_timeout);
 	hm_conf_release(&conf);
+	smfi_stop();
+	pthread_join(mt.tid, NULL);
 	hm_daemon_pidfile_remove();
 	hm_conf_publish(NULL);
 	hm_log(HM_LOG_NOTICE, "stopped");

@@ -264,10 +264,11 @@ int main(int argc, char **argv)
 
 	conf = hm_conf_load(conf_path, report_to_stderr, NULL);
 	if (test_only) {
+		status = conf ? 0 : 1;
 		if (conf)
 			printf("%s: configuration OK\n", conf_path);
 		hm_conf_release(&conf);
-		return conf ? 0 : 1;
+		return status;
 	}
 	if (conf == NULL)
 		return 1;

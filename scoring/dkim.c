@@ -1,1 +1,727 @@
-/* scoring/dkim.c - being written. */
+/*
+ * dkim.c - DKIM verification with libopendkim, key lookups through hm_dns.
+ *
+ * libopendkim parses the signatures, canonicalizes and hashes the headers
+ * and the streamed body, fetches the keys and checks the signatures; this
+ * file feeds it, gives it our resolver and turns its per-signature state
+ * into RFC 8601 results, correcting what the library gets wrong or leaves
+ * to the caller (see dkim.h for the result table):
+ *
+ *  - Keys: the library's DNS hooks are ours.  Its stock resolver reports a
+ *    deleted key (NXDOMAIN) as a temporary failure; we hand it the real
+ *    answer packet, so NXDOMAIN and NODATA are "no key" (permerror), and a
+ *    SERVFAIL or a time-out is an error of the hook (temperror).
+ *  - Latency: signature processing is delayed to end of message
+ *    (DKIM_LIBFLAGS_DELAYSIGPROC); at end of headers we start every key
+ *    query ourselves, so they resolve while the body streams in, and at
+ *    end of message the hooks answer from those queries.  The hooks find
+ *    the message's queries through a thread-local pointer set around
+ *    dkim_eom(): the hooks are per library, a message runs on one thread.
+ *  - rsa-sha1 (RFC 8301 3.1) is reported "policy" even when it verifies;
+ *    RSA keys below the minimum size are "policy" too (RFC 8301 3.2).
+ *  - More than HM_DKIM_MAX_SIGS signatures: the rest are ignored before any
+ *    lookup (prescreen callback) and counted.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include <opendkim/dkim.h>
+
+#include "scoring/dkim.h"
+
+#define KEY_NAME_MAX 256		/* selector._domainkey.domain, with NUL */
+#define HEADER_MAX (256 * 1024)		/* one header field, name and value */
+
+struct hm_dkim {
+	DKIM_LIB *lib;
+	struct hm_dns *dns;
+	bool ed25519;
+	unsigned min_key_bits;
+};
+
+/* One key query started at end of headers. */
+struct prefetch {
+	char name[KEY_NAME_MAX];
+	struct hm_dns_query *q;		/* until waited for */
+	struct hm_dns_answer *ans;	/* after */
+	enum hm_dns_status status;
+};
+
+enum vstate { V_HEADERS, V_BODY, V_UNSIGNED, V_DONE, V_BROKEN };
+
+struct hm_dkim_verify {
+	struct hm_dkim *dk;
+	DKIM *d;
+	enum vstate state;
+	char id[64];			/* the library keeps a pointer to it */
+	unsigned char *hbuf;		/* one header, rebuilt for dkim_header() */
+	size_t hcap;
+	size_t ignored;			/* signatures beyond HM_DKIM_MAX_SIGS */
+	struct prefetch pf[HM_DKIM_MAX_SIGS];
+	size_t npf;
+	char broken[HM_REASON_MAX];	/* why verification failed, if it did */
+	char msgerr[HM_REASON_MAX];	/* why the message could not be checked */
+};
+
+/* A query handle of the DNS hooks. */
+struct hook_query {
+	unsigned char *buf;		/* the library's reply buffer */
+	size_t buflen;
+	char name[KEY_NAME_MAX];
+	int type;
+	struct prefetch *pf;		/* answered by a prefetched query, or */
+	struct hm_dns_query *q;		/* a query of its own, until waited for */
+	struct hm_dns_answer *ans;	/* ... and its answer */
+};
+
+/* The message whose dkim_eom() runs on this thread (see the top). */
+static _Thread_local struct hm_dkim_verify *current;
+
+/*
+ * A DNS reply for a name that has no such record, in case libunbound gave
+ * no packet: header, question, no records.  Returns its length or 0.
+ */
+static size_t negative_reply(unsigned char *buf, size_t buflen, const char *name,
+			     int type, int rcode)
+{
+	size_t n = 12;
+	const char *p = name;
+
+	if (buflen < 12 + strlen(name) + 2 + 4)
+		return 0;
+	memset(buf, 0, 12);
+	buf[2] = 0x81;				/* QR, RD */
+	buf[3] = 0x80 | (rcode & 0x0f);		/* RA, rcode */
+	buf[5] = 1;				/* QDCOUNT */
+	while (*p != '\0') {
+		const char *dot = strchr(p, '.');
+		size_t l = dot ? (size_t)(dot - p) : strlen(p);
+
+		if (l == 0 || l > 63)
+			return 0;
+		buf[n++] = (unsigned char)l;
+		memcpy(buf + n, p, l);
+		n += l;
+		p += l;
+		if (*p == '.')
+			p++;
+	}
+	buf[n++] = 0;
+	buf[n++] = (unsigned char)(type >> 8);
+	buf[n++] = (unsigned char)type;
+	buf[n++] = 0;
+	buf[n++] = 1;				/* class IN */
+	return n;
+}
+
+static int hook_start(void *srv, int type, unsigned char *query,
+		      unsigned char *buf, size_t buflen, void **qh)
+{
+	struct hm_dkim *dk = srv;
+	struct hook_query *hq = calloc(1, sizeof(*hq));
+
+	*qh = NULL;
+	if (hq == NULL)
+		return DKIM_DNS_ERROR;
+	hq->buf = buf;
+	hq->buflen = buflen;
+	hq->type = type;
+	if ((size_t)snprintf(hq->name, sizeof(hq->name), "%s", (const char *)query)
+	    >= sizeof(hq->name)) {
+		free(hq);
+		return DKIM_DNS_ERROR;
+	}
+	if (current != NULL && type == HM_DNS_TXT) {
+		for (size_t i = 0; i < current->npf; i++)
+			if (strcasecmp(current->pf[i].name, hq->name) == 0) {
+				hq->pf = &current->pf[i];
+				break;
+			}
+	}
+	if (hq->pf == NULL)
+		hq->q = hm_dns_start(dk->dns, hq->name, type);	/* NULL: TEMPFAIL */
+	*qh = hq;
+	return DKIM_DNS_SUCCESS;
+}
+
+static int hook_waitreply(void *srv, void *qh, struct timeval *timeout,
+			  size_t *bytes, int *error, int *dnssec)
+{
+	struct hm_dkim *dk = srv;
+	struct hook_query *hq = qh;
+	const struct hm_dns_answer *ans;
+	enum hm_dns_status st;
+	size_t n;
+
+	if (dnssec != NULL)
+		*dnssec = DKIM_DNSSEC_UNKNOWN;
+	if (error != NULL)
+		*error = 0;
+	if (hq == NULL)
+		return DKIM_DNS_ERROR;
+	/* Our resolver has its own deadline; the library's timeout is moot. */
+	if (hq->pf != NULL) {
+		st = hq->pf->status;
+		ans = hq->pf->ans;
+	} else {
+		st = hm_dns_wait(dk->dns, hq->q, &hq->ans);
+		hq->q = NULL;
+		ans = hq->ans;
+	}
+	if (st == HM_DNS_TEMPFAIL || ans == NULL)
+		return DKIM_DNS_ERROR;	/* SERVFAIL, time-out: KEYFAIL, temperror */
+	if (ans->packet != NULL && ans->packet_len > 0) {
+		if (ans->packet_len > hq->buflen)
+			return DKIM_DNS_ERROR;
+		memcpy(hq->buf, ans->packet, ans->packet_len);
+		n = ans->packet_len;
+	} else {
+		n = negative_reply(hq->buf, hq->buflen, hq->name, hq->type,
+				   st == HM_DNS_NXDOMAIN ? 3 : 0);
+		if (n == 0)
+			return DKIM_DNS_ERROR;
+	}
+	if (bytes != NULL)
+		*bytes = n;
+	return DKIM_DNS_SUCCESS;
+}
+
+static int hook_cancel(void *srv, void *qh)
+{
+	struct hm_dkim *dk = srv;
+	struct hook_query *hq = qh;
+
+	if (hq == NULL)
+		return DKIM_DNS_SUCCESS;
+	if (hq->q != NULL)	/* a started query is waited for exactly once */
+		(void)hm_dns_wait(dk->dns, hq->q, &hq->ans);
+	hm_dns_answer_free(&hq->ans);
+	free(hq);
+	return DKIM_DNS_SUCCESS;
+}
+
+/* The resolver is ours: the library must neither set it up nor close it. */
+static int hook_init(void **srv)
+{
+	return *srv != NULL ? 0 : -1;
+}
+
+static void hook_close(void *srv)
+{
+}
+
+/* Check the first HM_DKIM_MAX_SIGS signatures, count and skip the rest. */
+static DKIM_CBSTAT prescreen(DKIM *d, DKIM_SIGINFO **sigs, int nsigs)
+{
+	struct hm_dkim_verify *v = dkim_get_user_context(d);
+
+	for (int i = HM_DKIM_MAX_SIGS; i < nsigs; i++) {
+		dkim_sig_ignore(sigs[i]);
+		if (v != NULL)
+			v->ignored++;
+	}
+	return DKIM_CBSTAT_CONTINUE;
+}
+
+int hm_dkim_new(struct hm_dns *dns, const struct hm_dkim_conf *conf,
+		struct hm_dkim **dk_r, char *err, size_t errlen)
+{
+	struct hm_dkim *dk;
+	unsigned int flags = DKIM_LIBFLAGS_DELAYSIGPROC | DKIM_LIBFLAGS_BADSIGHANDLES;
+	uint64_t drift = conf && conf->clock_drift > 0 ? (uint64_t)conf->clock_drift : 300;
+	unsigned int minbits = conf && conf->min_key_bits > 0 ? conf->min_key_bits : 1024;
+	void *old;
+
+	*dk_r = NULL;
+	dk = calloc(1, sizeof(*dk));
+	if (dk == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	dk->dns = dns;
+	dk->min_key_bits = minbits;
+	dk->lib = dkim_init(NULL, NULL);
+	if (dk->lib == NULL) {
+		snprintf(err, errlen, "dkim_init() failed");
+		free(dk);
+		return -1;
+	}
+	if (dkim_options(dk->lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags,
+			 sizeof(flags)) != DKIM_STAT_OK ||
+	    dkim_options(dk->lib, DKIM_OP_SETOPT, DKIM_OPTS_CLOCKDRIFT, &drift,
+			 sizeof(drift)) != DKIM_STAT_OK ||
+	    dkim_options(dk->lib, DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &minbits,
+			 sizeof(minbits)) != DKIM_STAT_OK ||
+	    dkim_set_prescreen(dk->lib, prescreen) != DKIM_STAT_OK) {
+		snprintf(err, errlen, "libopendkim refused an option");
+		dkim_close(dk->lib);
+		free(dk);
+		return -1;
+	}
+	/* Every query the library makes goes through hm_dns. */
+	dkim_dns_set_init(dk->lib, hook_init);
+	dkim_dns_set_close(dk->lib, hook_close);
+	dkim_dns_set_query_start(dk->lib, hook_start);
+	dkim_dns_set_query_waitreply(dk->lib, hook_waitreply);
+	dkim_dns_set_query_cancel(dk->lib, hook_cancel);
+	old = dkim_dns_set_query_service(dk->lib, dk);
+	if (old != NULL) {
+		/* A resolver the library set up by itself: we have no way to close it. */
+		snprintf(err, errlen, "libopendkim started its own resolver");
+		dkim_close(dk->lib);
+		free(dk);
+		return -1;
+	}
+	dk->ed25519 = dkim_libfeature(dk->lib, DKIM_FEATURE_ED25519);
+	*dk_r = dk;
+	return 0;
+}
+
+void hm_dkim_free(struct hm_dkim **dkp)
+{
+	struct hm_dkim *dk = *dkp;
+
+	if (dk == NULL)
+		return;
+	dkim_close(dk->lib);
+	free(dk);
+	*dkp = NULL;
+}
+
+bool hm_dkim_has_ed25519(const struct hm_dkim *dk)
+{
+	return dk->ed25519;
+}
+
+struct hm_dkim_verify *hm_dkim_verify_begin(struct hm_dkim *dk, const char *id)
+{
+	struct hm_dkim_verify *v = calloc(1, sizeof(*v));
+	DKIM_STAT st = DKIM_STAT_OK;
+
+	if (v == NULL)
+		return NULL;
+	v->dk = dk;
+	snprintf(v->id, sizeof(v->id), "%s", id ? id : "");
+	v->d = dkim_verify(dk->lib, (const unsigned char *)v->id, NULL, &st);
+	if (v->d == NULL || st != DKIM_STAT_OK ||
+	    dkim_set_user_context(v->d, v) != DKIM_STAT_OK) {
+		if (v->d != NULL)
+			dkim_free(v->d);
+		free(v);
+		return NULL;
+	}
+	v->state = V_HEADERS;
+	return v;
+}
+
+static void set_broken(struct hm_dkim_verify *v, const char *what, DKIM_STAT st)
+{
+	const char *e = dkim_geterror(v->d);
+
+	v->state = V_BROKEN;
+	snprintf(v->broken, sizeof(v->broken), "%s: %s%s%s", what,
+		 dkim_getresultstr(st), e && *e ? ": " : "", e && *e ? e : "");
+}
+
+int hm_dkim_verify_header(struct hm_dkim_verify *v, const char *name,
+			  const char *value)
+{
+	size_t nlen = strlen(name), vlen = strlen(value), need, n = 0;
+	unsigned char prev = 0;
+
+	if (v->state != V_HEADERS)
+		return -1;
+	/* Worst case every value byte is a bare LF that becomes CRLF. */
+	need = nlen + 1 + 2 * vlen + 1;
+	if (need > HEADER_MAX)
+		return -1;
+	if (need > v->hcap) {
+		size_t cap = need < 1024 ? 1024 : need;
+		unsigned char *p = realloc(v->hbuf, cap);
+
+		if (p == NULL)
+			return -1;
+		v->hbuf = p;
+		v->hcap = cap;
+	}
+	memcpy(v->hbuf, name, nlen);
+	n = nlen;
+	v->hbuf[n++] = ':';
+	for (size_t i = 0; i < vlen; i++) {
+		unsigned char c = (unsigned char)value[i];
+
+		if (c == '\n' && prev != '\r')
+			v->hbuf[n++] = '\r';
+		v->hbuf[n++] = c;
+		prev = c;
+	}
+	/*
+	 * A header the library refuses (e.g. no valid name) is left out, as
+	 * any verifier would; a signature covering it then fails.
+	 */
+	return dkim_header(v->d, v->hbuf, n) == DKIM_STAT_OK ? 0 : -1;
+}
+
+/* Start the key query of every signature the library will check. */
+static void prefetch_keys(struct hm_dkim_verify *v)
+{
+	DKIM_SIGINFO **sigs = NULL;
+	int nsigs = 0;
+
+	if (dkim_getsiglist(v->d, &sigs, &nsigs) != DKIM_STAT_OK)
+		return;
+	for (int i = 0; i < nsigs && v->npf < HM_DKIM_MAX_SIGS; i++) {
+		const char *s = (const char *)dkim_sig_getselector(sigs[i]);
+		const char *d = (const char *)dkim_sig_getdomain(sigs[i]);
+		char name[KEY_NAME_MAX];
+		size_t j;
+
+		if ((dkim_sig_getflags(sigs[i]) & DKIM_SIGFLAG_IGNORE) ||
+		    dkim_sig_geterror(sigs[i]) != DKIM_SIGERROR_UNKNOWN ||
+		    s == NULL || d == NULL || *s == '\0' || *d == '\0')
+			continue;
+		if ((size_t)snprintf(name, sizeof(name), "%s._domainkey.%s", s, d)
+		    >= sizeof(name))
+			continue;	/* the library will find no key either */
+		for (j = 0; j < v->npf; j++)
+			if (strcasecmp(v->pf[j].name, name) == 0)
+				break;
+		if (j < v->npf)
+			continue;	/* same key as an earlier signature */
+		memcpy(v->pf[v->npf].name, name, sizeof(name));
+		v->pf[v->npf].q = hm_dns_start(v->dk->dns, name, HM_DNS_TXT);
+		v->pf[v->npf].status = HM_DNS_TEMPFAIL;
+		v->npf++;
+	}
+}
+
+int hm_dkim_verify_eoh(struct hm_dkim_verify *v)
+{
+	DKIM_STAT st;
+
+	if (v->state != V_HEADERS)
+		return v->state == V_BROKEN ? -1 : 0;
+	st = dkim_eoh(v->d);
+	switch (st) {
+	case DKIM_STAT_OK:
+		v->state = V_BODY;
+		prefetch_keys(v);
+		return 0;
+	case DKIM_STAT_NOSIG:
+		v->state = V_UNSIGNED;
+		return 0;
+	default:
+		/* e.g. SYNTAX: the signatures are still reported at the end */
+		v->state = V_BODY;
+		prefetch_keys(v);
+		return 0;
+	}
+}
+
+int hm_dkim_verify_body(struct hm_dkim_verify *v, const unsigned char *chunk,
+			size_t len)
+{
+	DKIM_STAT st;
+
+	if (v->state == V_UNSIGNED || v->state == V_BROKEN)
+		return v->state == V_BROKEN ? -1 : 0;
+	if (v->state != V_BODY)
+		return -1;
+	if (len == 0)
+		return 0;
+	/* dkim_body() does not write to the buffer; its prototype is old. */
+	st = dkim_body(v->d, (unsigned char *)(uintptr_t)chunk, len);
+	if (st != DKIM_STAT_OK) {
+		set_broken(v, "body", st);
+		return -1;
+	}
+	return 0;
+}
+
+size_t hm_dkim_verify_ignored(const struct hm_dkim_verify *v)
+{
+	return v->ignored;
+}
+
+/* Wait for the prefetched key queries (each bounded by its deadline). */
+static void prefetch_wait(struct hm_dkim_verify *v)
+{
+	for (size_t i = 0; i < v->npf; i++) {
+		struct prefetch *p = &v->pf[i];
+
+		if (p->q == NULL && p->ans != NULL)
+			continue;
+		p->status = hm_dns_wait(v->dk->dns, p->q, &p->ans);
+		p->q = NULL;
+	}
+}
+
+/* Bounded copy of a value from the wire, printable ASCII only. */
+static void copy_clean(char *dst, size_t dstlen, const char *src, bool skip_space)
+{
+	size_t n = 0;
+
+	if (dstlen == 0)
+		return;
+	for (; src != NULL && *src != '\0' && n + 1 < dstlen; src++) {
+		unsigned char c = (unsigned char)*src;
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			if (skip_space)
+				continue;
+			c = ' ';
+		}
+		dst[n++] = c > 0x20 && c < 0x7f ? (char)c : (c == ' ' ? ' ' : '?');
+	}
+	dst[n] = '\0';
+}
+
+/* The prefetched query of a signature's key, if any. */
+static const struct prefetch *find_prefetch(const struct hm_dkim_verify *v,
+					    const struct hm_dkim_sig *s)
+{
+	char name[KEY_NAME_MAX];
+
+	if ((size_t)snprintf(name, sizeof(name), "%s._domainkey.%s", s->selector,
+			     s->domain) >= sizeof(name))
+		return NULL;
+	for (size_t i = 0; i < v->npf; i++)
+		if (strcasecmp(v->pf[i].name, name) == 0)
+			return &v->pf[i];
+	return NULL;
+}
+
+static void key_temp_reason(const struct hm_dkim_verify *v, struct hm_dkim_sig *s)
+{
+	const struct prefetch *p = find_prefetch(v, s);
+	const char *why = "lookup failed";
+
+	if (p != NULL && p->ans != NULL) {
+		if (p->ans->rcode == 2)
+			why = "SERVFAIL";
+		else if (p->ans->rcode == 5)
+			why = "REFUSED";
+		else if (p->ans->packet == NULL)
+			why = "DNS time-out";
+	}
+	snprintf(s->reason, sizeof(s->reason), "key lookup: %s", why);
+}
+
+/* Turn the library's verdict on one signature into an RFC 8601 result. */
+static void classify(struct hm_dkim_verify *v, DKIM_SIGINFO *sig,
+		     struct hm_dkim_sig *s)
+{
+	int err = dkim_sig_geterror(sig);
+	unsigned int flags = dkim_sig_getflags(sig);
+	dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+	unsigned int bits = 0;
+	const char *estr;
+
+	(void)dkim_sig_getsignalg(sig, &alg);
+	switch (err) {
+	case DKIM_SIGERROR_UNKNOWN:
+	case DKIM_SIGERROR_OK:
+		if (!(flags & DKIM_SIGFLAG_PROCESSED) && v->msgerr[0] != '\0') {
+			s->result = HM_DKIM_PERMERROR;
+			snprintf(s->reason, sizeof(s->reason), "%s", v->msgerr);
+		} else if (!(flags & DKIM_SIGFLAG_PROCESSED)) {
+			s->result = HM_DKIM_TEMPERROR;
+			snprintf(s->reason, sizeof(s->reason), "%s",
+				 v->broken[0] ? v->broken : "not verified");
+		} else if (!(flags & DKIM_SIGFLAG_PASSED)) {
+			s->result = HM_DKIM_FAIL;
+			snprintf(s->reason, sizeof(s->reason), "signature did not verify");
+		} else if (dkim_sig_getbh(sig) != DKIM_SIGBH_MATCH) {
+			s->result = HM_DKIM_FAIL;
+			snprintf(s->reason, sizeof(s->reason), "body hash did not verify");
+		} else if (alg == DKIM_SIGN_RSASHA1) {
+			/* RFC 8301 3.1: rsa-sha1 MUST NOT be considered valid. */
+			s->result = HM_DKIM_POLICY;
+			snprintf(s->reason, sizeof(s->reason), "rsa-sha1 not accepted (RFC 8301)");
+		} else if (alg != DKIM_SIGN_ED25519SHA256 &&
+			   dkim_sig_getkeysize(sig, &bits) == DKIM_STAT_OK &&
+			   bits < v->dk->min_key_bits) {
+			s->result = HM_DKIM_POLICY;
+			snprintf(s->reason, sizeof(s->reason), "key too small (%u bits)", bits);
+		} else {
+			ssize_t msglen = -1, canonlen = -1, signlen = -1;
+
+			s->result = HM_DKIM_PASS;
+			if (dkim_sig_getcanonlen(v->d, sig, &msglen, &canonlen,
+						 &signlen) == DKIM_STAT_OK &&
+			    signlen >= 0 && msglen > canonlen)
+				snprintf(s->reason, sizeof(s->reason),
+					 "l= covers %zd of %zd body bytes", canonlen, msglen);
+		}
+		return;
+	case DKIM_SIGERROR_BADSIG:
+		/* The library reports a body hash mismatch as BADSIG too. */
+		s->result = HM_DKIM_FAIL;
+		snprintf(s->reason, sizeof(s->reason), "%s",
+			 dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH ?
+			 "body hash did not verify" : "signature did not verify");
+		return;
+	case DKIM_SIGERROR_KEYTOOSMALL:
+		s->result = HM_DKIM_POLICY;
+		if (dkim_sig_getkeysize(sig, &bits) == DKIM_STAT_OK && bits > 0)
+			snprintf(s->reason, sizeof(s->reason), "key too small (%u bits)", bits);
+		else
+			snprintf(s->reason, sizeof(s->reason), "key too small");
+		return;
+	case DKIM_SIGERROR_KEYFAIL:
+		s->result = HM_DKIM_TEMPERROR;
+		key_temp_reason(v, s);
+		return;
+	case DKIM_SIGERROR_NOKEY: {
+		const struct prefetch *p = find_prefetch(v, s);
+
+		s->result = HM_DKIM_PERMERROR;
+		snprintf(s->reason, sizeof(s->reason), "no key%s",
+			 p == NULL ? "" : p->status == HM_DNS_NXDOMAIN ? " (NXDOMAIN)" :
+			 p->status == HM_DNS_NODATA ? " (no TXT record)" : "");
+		return;
+	}
+	/* The signature cannot be used, for good (RFC 6376 PERMFAIL). */
+	case DKIM_SIGERROR_KEYREVOKED:
+	case DKIM_SIGERROR_EXPIRED:
+	case DKIM_SIGERROR_FUTURE:
+	case DKIM_SIGERROR_INVALID_H:		/* From not signed */
+	case DKIM_SIGERROR_TOOLARGE_L:
+	case DKIM_SIGERROR_SUBDOMAIN:
+	case DKIM_SIGERROR_MULTIREPLY:
+	case DKIM_SIGERROR_DNSSYNTAX:
+	case DKIM_SIGERROR_KEYVERSION:
+	case DKIM_SIGERROR_KEYUNKNOWNHASH:
+	case DKIM_SIGERROR_KEYHASHMISMATCH:
+	case DKIM_SIGERROR_NOTEMAILKEY:
+	case DKIM_SIGERROR_KEYTYPEMISSING:
+	case DKIM_SIGERROR_KEYTYPEUNKNOWN:
+	case DKIM_SIGERROR_KEYDECODE:
+	case DKIM_SIGERROR_MBSFAILED:
+	case DKIM_SIGERROR_CONDITIONAL:
+	case DKIM_SIGERROR_CONDLOOP:
+		s->result = HM_DKIM_PERMERROR;
+		break;
+	/* Syntax errors in the signature: RFC 8601 2.7.1 "neutral". */
+	default:
+		s->result = HM_DKIM_NEUTRAL;
+		break;
+	}
+	estr = dkim_sig_geterrorstr(err);
+	snprintf(s->reason, sizeof(s->reason), "%s", estr ? estr : "signature error");
+}
+
+static const char *alg_name(DKIM_SIGINFO *sig)
+{
+	dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+
+	if (dkim_sig_getsignalg(sig, &alg) != DKIM_STAT_OK)
+		return NULL;
+	switch (alg) {
+	case DKIM_SIGN_RSASHA1:
+		return "rsa-sha1";
+	case DKIM_SIGN_RSASHA256:
+		return "rsa-sha256";
+	case DKIM_SIGN_ED25519SHA256:
+		return "ed25519-sha256";
+	default:
+		return NULL;
+	}
+}
+
+static void describe(struct hm_dkim_verify *v, DKIM_SIGINFO *sig,
+		     struct hm_dkim_sig *s)
+{
+	/* a= as written: the parsed value is a default when parsing stopped early. */
+	const char *a = (const char *)dkim_sig_gettagvalue(sig, 0, (u_char *)"a");
+	char ident[HM_ADDR_MAX];
+
+	memset(s, 0, sizeof(*s));
+	copy_clean(s->domain, sizeof(s->domain),
+		   (const char *)dkim_sig_getdomain(sig), true);
+	copy_clean(s->selector, sizeof(s->selector),
+		   (const char *)dkim_sig_getselector(sig), true);
+	copy_clean(s->b, sizeof(s->b),
+		   (const char *)dkim_sig_gettagvalue(sig, 0, (u_char *)"b"), true);
+	copy_clean(s->algorithm, sizeof(s->algorithm), a ? a : alg_name(sig), true);
+	if (dkim_sig_getidentity(v->d, sig, (u_char *)ident, sizeof(ident))
+	    == DKIM_STAT_OK)
+		copy_clean(s->identity, sizeof(s->identity), ident, true);
+}
+
+int hm_dkim_verify_finish(struct hm_dkim_verify *v, struct hm_dkim_outcome *out)
+{
+	DKIM_SIGINFO **sigs = NULL;
+	int nsigs = 0;
+	DKIM_STAT st;
+
+	memset(out, 0, sizeof(*out));
+	if (v->state == V_HEADERS)
+		(void)hm_dkim_verify_eoh(v);
+	if (v->state == V_UNSIGNED || v->state == V_DONE)
+		return 0;
+	prefetch_wait(v);
+	if (v->state == V_BODY) {
+		current = v;
+		st = dkim_eom(v->d, NULL);
+		current = NULL;
+		v->state = V_DONE;
+		/* Per-signature verdicts are read below; only a breakdown counts. */
+		if (st == DKIM_STAT_NORESOURCE || st == DKIM_STAT_INTERNAL ||
+		    st == DKIM_STAT_INVALID) {
+			set_broken(v, "end of message", st);
+		} else if (st == DKIM_STAT_SYNTAX) {
+			/* The message, not a signature (e.g. no CRLF at the end). */
+			const char *e = dkim_geterror(v->d);
+
+			snprintf(v->msgerr, sizeof(v->msgerr), "%s",
+				 e && *e ? e : "message syntax error");
+		}
+	}
+	if (dkim_getsiglist(v->d, &sigs, &nsigs) != DKIM_STAT_OK)
+		nsigs = 0;
+	for (int i = 0; i < nsigs && out->nsigs < HM_DKIM_MAX_SIGS; i++) {
+		struct hm_dkim_sig *s = &out->sigs[out->nsigs];
+
+		if (dkim_sig_getflags(sigs[i]) & DKIM_SIGFLAG_IGNORE)
+			continue;
+		describe(v, sigs[i], s);
+		classify(v, sigs[i], s);
+		out->nsigs++;
+	}
+	if (v->broken[0] != '\0') {
+		for (size_t i = 0; i < out->nsigs; i++)
+			if (out->sigs[i].result == HM_DKIM_PASS) {
+				out->sigs[i].result = HM_DKIM_TEMPERROR;
+				snprintf(out->sigs[i].reason, sizeof(out->sigs[i].reason),
+					 "%s", v->broken);
+			}
+		return -1;
+	}
+	return 0;
+}
+
+void hm_dkim_verify_free(struct hm_dkim_verify **vp)
+{
+	struct hm_dkim_verify *v = *vp;
+
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < v->npf; i++) {
+		if (v->pf[i].q != NULL)	/* started, never collected */
+			(void)hm_dns_wait(v->dk->dns, v->pf[i].q, &v->pf[i].ans);
+		hm_dns_answer_free(&v->pf[i].ans);
+	}
+	if (v->d != NULL)
+		dkim_free(v->d);
+	free(v->hbuf);
+	free(v);
+	*vp = NULL;
+}

@@ -359,15 +359,17 @@ static int put_macros(struct mc_conn *c, enum mc_stage st)
 	return pkt_end(c, start, bad);
 }
 
-/*
- * Send one stage's command with the payload already in c->in-independent
- * form: parts is a list of (pointer, length) pairs ended by NULL.  Honours
- * the filter's NO / NR flags.
- */
+/* A piece of a command's payload. */
 struct part {
 	const void *p;
 	size_t len;
 };
+
+/*
+ * Queue one stage's macros and command (payload: nparts pieces), then read
+ * the reply, unless the filter asked not to get the stage (MC_NOT_SENT) or
+ * not to answer it (MC_NO_REPLY).
+ */
 
 static int stage(struct mc_conn *c, enum mc_stage st, const struct part *parts, size_t nparts,
 		 struct mc_reply *r)

@@ -21,6 +21,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -37,6 +38,7 @@
 
 #include "milter/conf.h"
 #include "milter/log.h"
+#include "scoring/netlist.h"
 
 #define CONF_MAX_SIZE (1024 * 1024)	/* a config file larger is a mistake */
 
@@ -45,6 +47,7 @@ enum entry_type {
 	E_INT,		/* long within min..max */
 	E_BOOL,		/* int 0/1: yes/no, true/false, on/off */
 	E_FILE,		/* char *: names a readable regular file; "" for none */
+	E_LIST,		/* struct hm_conf_list: strings, each checked by convert */
 	E_SECTION,
 };
 
@@ -54,10 +57,12 @@ enum entry_type {
  */
 typedef int convert_fn(const char *value, void *field, char *err, size_t errlen);
 
+static int parse_long(const char *v, long *out);
+
 struct conf_entry {
 	const char *name;
 	enum entry_type type;
-	const char *def_str;		/* E_STR, E_FILE */
+	const char *def_str;		/* E_STR, E_FILE; E_LIST: items separated by spaces */
 	long def_int, min, max;		/* E_INT, E_BOOL (def_int 0/1) */
 	convert_fn *convert;		/* E_STR: NULL stores a copy (char *) */
 	size_t offset;			/* field in struct hm_conf */
@@ -65,9 +70,18 @@ struct conf_entry {
 	const char *help;
 };
 
-static convert_fn conv_socket, conv_mode, conv_log_level, conv_facility;
+static convert_fn conv_socket, conv_mode, conv_log_level, conv_facility, conv_network,
+	conv_nameserver;
 
 #define FIELD(f) offsetof(struct hm_conf, f)
+
+static const struct conf_entry dns_table[] = {
+	{ "nameservers", E_LIST, "", 0, 0, 0, conv_nameserver, FIELD(dns.nameservers), NULL,
+	  "resolvers to ask, IP or IP@PORT; empty: those of /etc/resolv.conf" },
+	{ "timeout", E_INT, NULL, 5, 1, 60, NULL, FIELD(dns.timeout), NULL,
+	  "seconds one DNS lookup may take before it counts as a temporary error" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
+};
 
 static const struct conf_entry root_table[] = {
 	{ "socket", E_STR, "unix:/run/hosterra-milter/hosterra-milter.sock", 0, 0, 0,
@@ -91,10 +105,50 @@ static const struct conf_entry root_table[] = {
 	  "seconds to wait for the MTA before dropping a milter connection" },
 	{ "shutdown_timeout", E_INT, NULL, 30, 0, 3600, NULL, FIELD(shutdown_timeout), NULL,
 	  "seconds a stop waits for messages in flight before they are tempfailed" },
+	{ "internal_networks", E_LIST, "127.0.0.0/8 ::1", 0, 0, 0, conv_network,
+	  FIELD(internal_networks), NULL,
+	  "clients (CIDR) whose mail is ours: not judged, like authenticated submission" },
+	{ "public_suffix_list", E_FILE, "/usr/share/publicsuffix/public_suffix_list.dat", 0, 0, 0,
+	  NULL, FIELD(public_suffix_list), NULL,
+	  "Public Suffix List, for DMARC's organizational domains" },
+	{ "dns", E_SECTION, NULL, 0, 0, 0, NULL, 0, dns_table, "the resolver" },
 	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
 };
 
 /* --- converters ------------------------------------------------------- */
+
+static int conv_network(const char *value, void *field, char *err, size_t errlen)
+{
+	struct hm_net net;
+
+	return hm_net_parse(value, &net, err, errlen);
+}
+
+/* "IP" or "IP@PORT", as libunbound takes a forwarder. */
+static int conv_nameserver(const char *value, void *field, char *err, size_t errlen)
+{
+	char ip[INET6_ADDRSTRLEN];
+	unsigned char bin[16];
+	const char *at = strchr(value, '@');
+	size_t n = at ? (size_t)(at - value) : strlen(value);
+
+	if (n == 0 || n >= sizeof(ip))
+		goto bad;
+	memcpy(ip, value, n);
+	ip[n] = '\0';
+	if (inet_pton(AF_INET, ip, bin) != 1 && inet_pton(AF_INET6, ip, bin) != 1)
+		goto bad;
+	if (at) {
+		long port;
+
+		if (parse_long(at + 1, &port) < 0 || port < 1 || port > 65535)
+			goto bad;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "\"%s\" is not a nameserver address (IP or IP@PORT)", value);
+	return -1;
+}
 
 static int conv_socket(const char *value, void *field, char *err, size_t errlen)
 {
@@ -219,6 +273,8 @@ static int convert_value(const struct conf_entry *e, const char *v, void *field,
 		if (e->convert)
 			return e->convert(v, field, err, errlen);
 		break;
+	case E_LIST:
+		return e->convert ? e->convert(v, NULL, err, errlen) : 0;
 	case E_SECTION:
 		return 0;
 	}
@@ -263,6 +319,8 @@ static cfg_opt_t *build_opts(const struct conf_entry *table)
 				return NULL;
 			}
 			opts[i] = (cfg_opt_t)CFG_SEC(e->name, sub, CFGF_NONE);
+		} else if (e->type == E_LIST) {
+			opts[i] = (cfg_opt_t)CFG_STR_LIST(e->name, NULL, CFGF_NODEFAULT);
 		} else {
 			/* Typed by convert_value(), defaults from the table. */
 			opts[i] = (cfg_opt_t)CFG_STR(e->name, NULL, CFGF_NODEFAULT);
@@ -290,6 +348,8 @@ struct load_state {
 	struct conf_error *errors;
 	size_t nerrors, size;
 	unsigned syntax_line;		/* line of libconfuse's (fatal) error, 0: none */
+	const cfg_opt_t *list_opt;	/* list option last checked, and how many items */
+	unsigned list_checked;
 	int oom;
 };
 static struct load_state *current_load;
@@ -390,6 +450,14 @@ static int validate_value(cfg_t *cfg, cfg_opt_t *opt)
 
 	if (e == NULL || opt->nvalues == 0)
 		return 0;
+	/* For a list, libconfuse calls this as each item is added and once
+	 * more at the end of the list: check each item once. */
+	if (e->type == E_LIST) {
+		if (current_load->list_opt == opt && current_load->list_checked == opt->nvalues)
+			return 0;
+		current_load->list_opt = opt;
+		current_load->list_checked = opt->nvalues;
+	}
 	const char *v = cfg_opt_getnstr(opt, opt->nvalues - 1);
 	if (v == NULL || convert_value(e, v, NULL, err, sizeof(err)) < 0)
 		add_error(current_load, (unsigned)cfg->line, "option '%s': %s", e->name,
@@ -635,6 +703,44 @@ static void find_unknown(struct load_state *st, char *buf, size_t len)
 
 /* --- copying into the typed struct ------------------------------------ */
 
+static int list_append(struct hm_conf_list *l, const char *item, size_t n)
+{
+	char **grown = realloc(l->items, (l->count + 1) * sizeof(*grown));
+
+	if (grown == NULL)
+		return -1;
+	l->items = grown;
+	if ((l->items[l->count] = strndup(item, n)) == NULL)
+		return -1;
+	l->count++;
+	return 0;
+}
+
+/* The list as set in the file (even empty: "x = {}"), else the default. */
+static int copy_list(cfg_t *cfg, const struct conf_entry *e, struct hm_conf_list *l)
+{
+	cfg_opt_t *opt = cfg ? cfg_getopt(cfg, e->name) : NULL;
+
+	if (opt && (opt->flags & CFGF_MODIFIED)) {
+		for (unsigned i = 0; i < cfg_opt_size(opt); i++) {
+			const char *item = cfg_opt_getnstr(opt, i);
+
+			if (item && list_append(l, item, strlen(item)) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	for (const char *p = e->def_str; *p;) {
+		size_t n = strcspn(p, " ");
+
+		if (n > 0 && list_append(l, p, n) < 0)
+			return -1;
+		p += n;
+		p += strspn(p, " ");
+	}
+	return 0;
+}
+
 static int copy_values(struct load_state *st, cfg_t *cfg, const struct conf_entry *table,
 		       char *base)
 {
@@ -647,6 +753,13 @@ static int copy_values(struct load_state *st, cfg_t *cfg, const struct conf_entr
 		if (e->type == E_SECTION) {
 			if (copy_values(st, cfg_getsec(cfg, e->name), e->sub, base + e->offset) < 0)
 				return -1;
+			continue;
+		}
+		if (e->type == E_LIST) {
+			if (copy_list(cfg, e, field) < 0) {
+				add_error(st, 0, "out of memory");
+				return -1;
+			}
 			continue;
 		}
 		const char *v = cfg ? cfg_getstr(cfg, e->name) : NULL;
@@ -675,6 +788,14 @@ static void free_values(const struct conf_entry *table, char *base)
 		if ((e->type == E_STR && e->convert == NULL) || e->type == E_FILE) {
 			free(*(char **)(base + e->offset));
 			*(char **)(base + e->offset) = NULL;
+		} else if (e->type == E_LIST) {
+			struct hm_conf_list *l = (struct hm_conf_list *)(base + e->offset);
+
+			for (size_t k = 0; k < l->count; k++)
+				free(l->items[k]);
+			free(l->items);
+			l->items = NULL;
+			l->count = 0;
 		} else if (e->type == E_SECTION) {
 			free_values(e->sub, base + e->offset);
 		}
@@ -863,6 +984,9 @@ static void describe_table(FILE *out, const struct conf_entry *table, const char
 			break;
 		case E_BOOL:
 			fprintf(out, "%s\tboolean\t%s\t%s\n", name, e->def_int ? "yes" : "no", e->help);
+			break;
+		case E_LIST:
+			fprintf(out, "%s\tlist\t{%s}\t%s\n", name, e->def_str, e->help);
 			break;
 		case E_SECTION:
 			describe_table(out, e->sub, name);

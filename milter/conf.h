@@ -22,6 +22,12 @@
 
 #include "milter/listen.h"
 
+/* A list option's strings, as written. */
+struct hm_conf_list {
+	char **items;
+	size_t count;
+};
+
 struct hm_conf {
 	atomic_int refs;
 	char *path;
@@ -36,6 +42,12 @@ struct hm_conf {
 	char *authserv_id;		/* never empty after load: host name by default */
 	long milter_timeout;		/* seconds libmilter waits for the MTA */
 	long shutdown_timeout;		/* seconds to let messages in flight finish */
+	struct hm_conf_list internal_networks;	/* CIDR, checked */
+	char *public_suffix_list;	/* readable file, or "" */
+	struct {
+		struct hm_conf_list nameservers;	/* IP or IP@PORT; empty: resolv.conf */
+		long timeout;		/* seconds */
+	} dns;
 };
 
 typedef void hm_conf_report_fn(void *arg, const char *line);

@@ -75,6 +75,7 @@ struct check {
 	int nsub, subnext;
 	bool sub_ptr;
 	/* A verdict that ends the check (a limit, the time limit). */
+	bool v6;			/* the client is IPv6 */
 	bool stopped;
 	enum hm_spf_result verdict;
 	char reason[HM_REASON_MAX];	/* first trouble seen */
@@ -283,6 +284,133 @@ static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *srv, const char *domain,
 	return rr;
 }
 
+struct span {
+	const char *p, *end;
+};
+
+static bool span_eq(struct span s, const char *word)
+{
+	size_t n = strlen(word);
+
+	return (size_t)(s.end - s.p) == n && strncasecmp(s.p, word, n) == 0;
+}
+
+/* --- what libspf2 is given ---------------------------------------------- */
+
+static bool peel_cidr(struct span *s, bool six);
+
+/* Append n bytes to the buffer (sized by the caller to always fit). */
+static void put(char **o, const char *p, size_t n)
+{
+	memcpy(*o, p, n);
+	*o += n;
+}
+
+/*
+ * The text of a valid record rewritten for libspf2, which deviates from
+ * RFC 7208 on valid records: it rejects some valid unknown-modifier names
+ * (unknown modifiers are dropped: they have no effect), it evaluates
+ * redirect= where it stands instead of after all mechanisms (moved to the
+ * end, or dropped when the record has "all", RFC 7208 6.1), and it rejects
+ * a CIDR length of 0 ("ip4:x/0" becomes two /1 halves; for an IPv4 client
+ * "a:d/0" becomes "exists:d"; the CIDR length of the other address family
+ * is dropped, it cannot apply).  out must hold 4 * len + 64 bytes.
+ */
+static void rewrite(const char *text, size_t len, bool v6, char *out)
+{
+	const char *p = text + 6, *end = text + len;
+	struct span redirect = { NULL, NULL };
+	bool saw_all = false;
+	char *o = out;
+
+	put(&o, "v=spf1", 6);
+	while (p < end) {
+		struct span t, name, arg, c4 = { NULL, NULL }, c6 = { NULL, NULL }, dom;
+		const char *q, *qual = "";
+
+		while (p < end && *p == ' ')
+			p++;
+		if (p == end)
+			break;
+		t.p = p;
+		while (p < end && *p != ' ')
+			p++;
+		t.end = p;
+		for (q = t.p; q < t.end && (isalnum((unsigned char)*q) || strchr("-_.", *q)); q++)
+			;
+		if (q < t.end && *q == '=') {
+			name = (struct span){ t.p, q };
+			if (span_eq(name, "redirect"))
+				redirect = t;
+			else if (span_eq(name, "exp"))
+				goto keep;
+			continue;	/* unknown modifier */
+		}
+		q = t.p;
+		if (strchr("+-?~", *q))
+			qual = q++;
+		name.p = q;
+		while (q < t.end && *q != ':' && *q != '/')
+			q++;
+		name.end = q;
+		arg = (struct span){ q, t.end };
+		if (span_eq(name, "all"))
+			saw_all = true;
+		if ((span_eq(name, "ip4") || span_eq(name, "ip6")) && t.end - t.p >= 2 &&
+		    t.end[-1] == '0' && t.end[-2] == '/') {
+			bool four = span_eq(name, "ip4");
+			const char *lo = four ? "ip4:0.0.0.0/1" : "ip6:::/1";
+			const char *hi = four ? "ip4:128.0.0.0/1" : "ip6:8000::/1";
+
+			put(&o, " ", 1);
+			put(&o, qual, *qual ? 1 : 0);
+			put(&o, lo, strlen(lo));
+			put(&o, " ", 1);
+			put(&o, qual, *qual ? 1 : 0);
+			put(&o, hi, strlen(hi));
+			continue;
+		}
+		if (span_eq(name, "a") || span_eq(name, "mx")) {
+			struct span rest = arg;
+
+			if (peel_cidr(&rest, true) && rest.end != arg.end)
+				c6 = (struct span){ rest.end + 2, arg.end };
+			dom = rest;
+			if (peel_cidr(&dom, false) && dom.end != rest.end)
+				c4 = (struct span){ dom.end + 1, rest.end };
+			if (!v6 && c4.p && span_eq(c4, "0") && span_eq(name, "a")) {
+				put(&o, " ", 1);
+				put(&o, qual, *qual ? 1 : 0);
+				put(&o, "exists:", 7);
+				if (dom.p < dom.end)
+					put(&o, dom.p + 1, (size_t)(dom.end - dom.p - 1));
+				else
+					put(&o, "%{d}", 4);
+				continue;
+			}
+			put(&o, " ", 1);
+			put(&o, t.p, (size_t)(dom.end - t.p));
+			if (!v6 && c4.p) {
+				put(&o, "/", 1);
+				put(&o, c4.p, (size_t)(c4.end - c4.p));
+			}
+			if (v6 && c6.p) {
+				put(&o, "//", 2);
+				put(&o, c6.p, (size_t)(c6.end - c6.p));
+			}
+			continue;
+		}
+keep:
+		put(&o, " ", 1);
+		put(&o, t.p, (size_t)(t.end - t.p));
+	}
+	if (redirect.p && !saw_all) {
+		put(&o, " ", 1);
+		put(&o, redirect.p, (size_t)(redirect.end - redirect.p));
+	}
+	*o = '\0';
+}
+
 /* --- record lookup --------------------------------------------------- */
 
 enum fetch { FETCH_OK, FETCH_NONE, FETCH_TEMPFAIL, FETCH_PERMERROR };
@@ -296,7 +424,7 @@ static enum fetch fetch_record(struct hm_spf *spf, struct check *c, const char *
 {
 	struct hm_dns_answer *ans = NULL;
 	enum hm_dns_status st;
-	char *text = NULL, why[HM_REASON_MAX];
+	char *text = NULL, *libtext = NULL, why[HM_REASON_MAX];
 	size_t textlen = 0;
 	int found = 0;
 	enum fetch ret = FETCH_NONE;
@@ -353,7 +481,11 @@ static enum fetch fetch_record(struct hm_spf *spf, struct check *c, const char *
 	} else if (hm_spf_record_valid(text, textlen, why, sizeof(why)) < 0) {
 		note(c, "%.80s: %.70s", domain, why);
 		ret = FETCH_PERMERROR;
-	} else if ((err = SPF_record_compile(spf->server, resp, rec_r, text)) != SPF_E_SUCCESS) {
+	} else if ((libtext = malloc(4 * textlen + 64)) == NULL) {
+		note(c, "out of memory");
+		ret = FETCH_TEMPFAIL;
+	} else if (rewrite(text, textlen, c->v6, libtext),
+		   (err = SPF_record_compile(spf->server, resp, rec_r, libtext)) != SPF_E_SUCCESS) {
 		if (*rec_r) {
 			SPF_record_free(*rec_r);
 			*rec_r = NULL;
@@ -364,6 +496,7 @@ static enum fetch fetch_record(struct hm_spf *spf, struct check *c, const char *
 		ret = FETCH_OK;
 	}
 	free(text);
+	free(libtext);
 	return ret;
 oom:
 	free(text);
@@ -607,6 +740,7 @@ int hm_spf_check(struct hm_spf *spf, const char *client_ip, const char *helo,
 		return -1;
 	}
 	c->spf = spf;
+	c->v6 = v6;
 	c->deadline = time(NULL) + CHECK_TIME_LIMIT;
 	cur = c;
 
@@ -675,17 +809,6 @@ done:
 }
 
 /* --- RFC 7208 ABNF --------------------------------------------------- */
-
-struct span {
-	const char *p, *end;
-};
-
-static bool span_eq(struct span s, const char *word)
-{
-	size_t n = strlen(word);
-
-	return (size_t)(s.end - s.p) == n && strncasecmp(s.p, word, n) == 0;
-}
 
 /*
  * macro-string; exp_letters allows c, r, t (explanation text and unknown

@@ -4,7 +4,7 @@
  *
  * Environment: HM_TEST_DNS ("127.0.0.1@PORT", the server holding
  * tests/data/dkim/dkim.zone), HM_DKIM_MSGS (the directory written by
- * tests/dkim-sign.py), optionally HM_DNS_QUERY_LOG (the server's query log).
+ * tests/dkim-sign.py), optionally HM_TEST_QUERY_LOG (the server's query log).
  * Without them every case is skipped.
  *
  * Each message is fed as the milter will feed it: header by header (value
@@ -451,7 +451,7 @@ static void test_abort(void **state)
 /* The keys came from the test server, i.e. through hm_dns, not libc. */
 static void test_queries_logged(void **state)
 {
-	const char *log = getenv("HM_DNS_QUERY_LOG");
+	const char *log = getenv("HM_TEST_QUERY_LOG");
 	char line[512];
 	bool seen = false;
 	FILE *fp;

@@ -155,6 +155,9 @@ def main():
     out("key-bad", signed(sign(msg, b"badkey", rsa2048)))
     out("key-servfail", signed(sign(msg, b"servfail", rsa2048)))
     out("key-timeout", signed(sign(msg, b"timeout", rsa2048)))
+    # two lookups that time out: started together, so one time-out in all
+    out("two-timeouts", signed(sign(msg, b"timeout", rsa2048),
+                               sign(msg, b"timeout2", rsa2048)))
     out("expired", signed(sign(msg, b"rsa2048", rsa2048,
                                t=now - 2 * 86400, x=now - 86400)))
     out("not-expired", signed(sign(msg, b"rsa2048", rsa2048,

@@ -171,6 +171,8 @@ static const struct expect cases[] = {
 	{ "key-bad", 1, { HM_DKIM_PERMERROR }, "badkey", NULL, "key", false },
 	{ "key-servfail", 1, { HM_DKIM_TEMPERROR }, "servfail", NULL, "SERVFAIL", false },
 	{ "key-timeout", 1, { HM_DKIM_TEMPERROR }, "timeout", NULL, "time-out", false },
+	{ "two-timeouts", 2, { HM_DKIM_TEMPERROR, HM_DKIM_TEMPERROR }, "timeout", NULL,
+	  "time-out", false },
 	{ "expired", 1, { HM_DKIM_PERMERROR }, "rsa2048", NULL, "expired", false },
 	{ "rsa-sha1", 1, { HM_DKIM_POLICY }, "rsa2048", "rsa-sha1", "rsa-sha1", false },
 	{ "rsa512", 1, { HM_DKIM_POLICY }, "rsa512", NULL, "key too small", false },

@@ -416,10 +416,60 @@ static void test_threads(void **state)
 			 THREADS * PER_THREAD);
 }
 
+/* RFC 7208 3.1: records are looked up as TXT only, never as type SPF (99). */
+static void test_no_type_spf(void **state)
+{
+	const char *path = getenv("HM_TEST_QUERY_LOG");
+	char line[512];
+	int txt = 0, spf99 = 0;
+	FILE *f;
+
+	(void)state;
+	if (path == NULL)
+		skip();
+	assert_non_null(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f)) {
+		char name[300], type[32];
+
+		if (sscanf(line, "%299s %31s", name, type) != 2)
+			continue;
+		if (strcmp(type, "TXT") == 0)
+			txt++;
+		else if (strcmp(type, "SPF") == 0 || strcmp(type, "TYPE99") == 0) {
+			if (spf99++ == 0)
+				fprintf(stderr, "# type SPF query: %s", line);
+		}
+	}
+	fclose(f);
+	if (txt == 0)
+		fail_msg("no TXT query in %s: is it the right log?", path);
+	if (spf99 != 0)
+		fail_msg("%d queries of type SPF were sent", spf99);
+}
+
+/* The cost of a check whose answers are all in the resolver's cache. */
+static void test_cost(void **state)
+{
+	struct hm_spf_outcome out;
+	struct timespec a, b;
+	int n = 2000;
+
+	(void)state;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int i = 0; i < n; i++) {
+		hm_spf_check(spf, C4, "x.example.org", "alice@incpass.example.com", &out);
+		assert_int_equal(out.result, HM_SPF_PASS);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	fprintf(stderr, "# cached check (record + include): %.1f us each\n",
+		((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / n / 1e3);
+}
+
 int main(void)
 {
 	size_t n = sizeof(rows) / sizeof(rows[0]);
-	struct CMUnitTest *tests = calloc(n + 2, sizeof(*tests));
+	struct CMUnitTest *tests = calloc(n + 4, sizeof(*tests));
+	int rc;
 
 	if (tests == NULL)
 		return 1;
@@ -432,5 +482,11 @@ int main(void)
 	tests[n].test_func = test_record_syntax;
 	tests[n + 1].name = "concurrent checks";
 	tests[n + 1].test_func = test_threads;
-	return _cmocka_run_group_tests("spf", tests, n + 2, setup, teardown);
+	tests[n + 2].name = "cost of a cached check";
+	tests[n + 2].test_func = test_cost;
+	tests[n + 3].name = "no query of type SPF";
+	tests[n + 3].test_func = test_no_type_spf;
+	rc = _cmocka_run_group_tests("spf", tests, n + 4, setup, teardown);
+	free(tests);
+	return rc;
 }

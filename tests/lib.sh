@@ -37,6 +37,11 @@ not_ok() {
 
 skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1 # SKIP $2"; }
 
+# finish: end the script with status 0 if every case passed, else 1, for
+# harnesses that read the exit status (automake's plain test-driver, which
+# runs *.test scripts unless TEST_LOG_DRIVER names the TAP driver).
+finish() { [ "$_tap_failed" -eq 0 ] && exit 0; exit 1; }
+
 # check DESCRIPTION COMMAND...: ok if the command succeeds, else not ok with
 # its output.
 check() {

@@ -21,6 +21,10 @@
  *    verdict and answers TRY_AGAIN to everything after, and the verdict
  *    replaces whatever libspf2 concludes.
  *
+ *  - Valid records libspf2 mishandles are rewritten before it compiles them
+ *    (rewrite()): unknown modifiers it refuses, redirect= it evaluates in
+ *    place rather than last, CIDR lengths of 0 it refuses.
+ *
  *  - PTR trouble: a failed PTR lookup, or a failed address lookup of one of
  *    its names, makes the name not match (RFC 7208 5.5) instead of
  *    libspf2's temperror.
@@ -68,7 +72,6 @@ struct hm_spf {
 
 /* The state of the check running in this thread. */
 struct check {
-	struct hm_spf *spf;
 	int terms, voids;
 	/* Names from the last MX or PTR answer, looked up next by libspf2. */
 	char sub[MAX_PTR > MAX_MX ? MAX_PTR : MAX_MX][HM_DOMAIN_MAX];
@@ -739,7 +742,6 @@ int hm_spf_check(struct hm_spf *spf, const char *client_ip, const char *helo,
 		finish(out, HM_SPF_TEMPERROR, "out of memory");
 		return -1;
 	}
-	c->spf = spf;
 	c->v6 = v6;
 	c->deadline = time(NULL) + CHECK_TIME_LIMIT;
 	cur = c;

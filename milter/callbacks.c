@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <libmilter/mfapi.h>
@@ -24,6 +25,9 @@
 #include "milter/context.h"
 #include "milter/log.h"
 #include "milter/msglog.h"
+#include "scoring/strbuf.h"
+
+#define AUTHRES_MAX 65536		/* our Authentication-Results value, at most */
 
 static atomic_bool stopping;
 
@@ -114,6 +118,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 		conn->family = AF_UNSPEC;
 		strcpy(conn->addr, "unknown");
 	}
+	conn->ip_client = conn->family == AF_INET || conn->family == AF_INET6;
 	return SMFIS_CONTINUE;
 }
 
@@ -138,8 +143,25 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 		smfi_setreply(ctx, "451", "4.3.2", "Mail filter shutting down, please try again later");
 		return SMFIS_TEMPFAIL;
 	}
-	if (hm_msg_begin(conn, argv && argv[0] ? argv[0] : "<>") == NULL)
+	const char *from = argv && argv[0] ? argv[0] : "<>";
+	struct hm_msg *msg = hm_msg_begin(conn, from);
+
+	if (msg == NULL)
 		return internal_error(ctx, "out of memory");
+	/* Our own users' mail (authenticated, or from inside) is not judged. */
+	const char *auth = smfi_getsymval(ctx, "{auth_authen}");
+	msg->outbound = (auth && *auth) ||
+			(conn->ip_client && hm_netlist_match(&conn->conf->internal, conn->addr));
+	if (msg->outbound)
+		return SMFIS_CONTINUE;
+	struct hm_envelope env = {
+		.client_ip = conn->ip_client ? conn->addr : NULL,
+		.helo = conn->helo[0] ? conn->helo : NULL,
+		.mail_from = from,
+	};
+	if (conn->conf->engine == NULL ||
+	    (msg->scan = hm_scan_begin(conn->conf->engine, &env, queue_id_of(ctx))) == NULL)
+		return internal_error(ctx, "cannot start the checks (out of memory)");
 	return SMFIS_CONTINUE;
 }
 
@@ -170,6 +192,10 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 	msg->header_bytes += strlen(name) + strlen(value) + 3;	/* ":" and CRLF */
 	if (hm_header_track_seen(&msg->headers, name) < 0)
 		return internal_error(ctx, "out of memory");
+	if (strcasecmp(name, "Authentication-Results") == 0)
+		hm_header_track_authres(&msg->headers, value, conn->conf->authserv_id);
+	if (msg->scan && hm_scan_header(msg->scan, name, value) < 0)
+		return internal_error(ctx, "header check failed");
 	return SMFIS_CONTINUE;
 }
 
@@ -179,6 +205,8 @@ static sfsistat cb_eoh(SMFICTX *ctx)
 
 	if (conn == NULL || conn->msg == NULL)
 		return internal_error(ctx, "end of headers outside a transaction");
+	if (conn->msg->scan && hm_scan_eoh(conn->msg->scan) < 0)
+		return internal_error(ctx, "end of headers check failed");
 	return SMFIS_CONTINUE;
 }
 
@@ -189,6 +217,8 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	if (conn == NULL || conn->msg == NULL)
 		return internal_error(ctx, "body outside a transaction");
 	conn->msg->body_bytes += len;
+	if (conn->msg->scan && hm_scan_body(conn->msg->scan, chunk, len) < 0)
+		return internal_error(ctx, "body check failed");
 	return SMFIS_CONTINUE;
 }
 
@@ -197,23 +227,71 @@ static int delete_header(const char *name, unsigned index, void *arg)
 	return smfi_chgheader(arg, (char *)name, (int)index, NULL) == MI_SUCCESS ? 0 : -1;
 }
 
+/*
+ * Run the checks left for the end of message.  0, or -1 on an internal
+ * failure (then *what says which).
+ */
+static int finish_checks(struct hm_conn *conn, const char **what)
+{
+	struct hm_msg *msg = conn->msg;
+
+	if (msg->scan == NULL)
+		return 0;
+	if ((msg->result = calloc(1, sizeof(*msg->result))) == NULL) {
+		*what = "out of memory";
+		return -1;
+	}
+	if (hm_scan_finish(msg->scan, msg->result) < 0) {
+		*what = "the checks failed";
+		return -1;
+	}
+	return 0;
+}
+
+/* Header edits: remove what must go, then add ours at the top. */
+static int edit_headers(SMFICTX *ctx, struct hm_conn *conn, const char **what)
+{
+	struct hm_msg *msg = conn->msg;
+	struct hm_strbuf ar;
+	int rc = 0;
+
+	if (hm_header_track_replay(&msg->headers, delete_header, ctx) < 0) {
+		*what = "removing incoming headers failed";
+		return -1;
+	}
+	if (msg->result == NULL)
+		return 0;
+	hm_strbuf_init(&ar, AUTHRES_MAX);
+	if (hm_scan_authres(msg->result, conn->conf->authserv_id, &ar) < 0) {
+		*what = "Authentication-Results too long";
+		rc = -1;
+	} else if (smfi_insheader(ctx, 0, (char *)"Authentication-Results",
+				  (char *)hm_strbuf_str(&ar)) != MI_SUCCESS) {
+		*what = "adding Authentication-Results failed";
+		rc = -1;
+	}
+	hm_strbuf_free(&ar);
+	return rc;
+}
+
 static sfsistat cb_eom(SMFICTX *ctx)
 {
 	struct hm_conn *conn = conn_of(ctx);
-	const char *qid = queue_id_of(ctx);
+	const char *qid = queue_id_of(ctx), *what = NULL;
 	sfsistat verdict = SMFIS_ACCEPT;
 
 	if (conn == NULL || conn->msg == NULL)
 		return internal_error(ctx, "end of message outside a transaction");
 	if (conn->msg->headers.overflow) {
-		/* We could not note every X-Spam-* name: a pre-tag might slip through. */
-		hm_log(HM_LOG_WARNING, "%s: more than %d distinct X-Spam-* header names: answering 451",
-		       qid, HM_TRACK_MAX_NAMES);
-		smfi_setreply(ctx, "451", "4.7.0", "Too many X-Spam headers, please try again later");
+		/* We could not note every header to remove: a pre-tag or a
+		 * forged Authentication-Results might slip through. */
+		hm_log(HM_LOG_WARNING, "%s: too many X-Spam-* names or forged "
+		       "Authentication-Results headers: answering 451", qid);
+		smfi_setreply(ctx, "451", "4.7.0", "Too many spam-filter headers, please try again later");
 		hm_msglog_write(conn, qid, "tempfail");
 		verdict = SMFIS_TEMPFAIL;
-	} else if (hm_header_track_replay(&conn->msg->headers, delete_header, ctx) < 0) {
-		verdict = internal_error(ctx, "removing incoming X-Spam headers failed");
+	} else if (finish_checks(conn, &what) < 0 || edit_headers(ctx, conn, &what) < 0) {
+		verdict = internal_error(ctx, what);
 		hm_msglog_write(conn, qid, "tempfail");
 	} else {
 		hm_msglog_write(conn, qid, "accept");

@@ -38,6 +38,7 @@
 
 #include "milter/conf.h"
 #include "milter/log.h"
+#include "scoring/engine.h"
 #include "scoring/netlist.h"
 
 #define CONF_MAX_SIZE (1024 * 1024)	/* a config file larger is a mistake */
@@ -806,14 +807,21 @@ static void conf_free(struct hm_conf *c)
 {
 	if (c == NULL)
 		return;
+	hm_engine_free(&c->engine);
+	hm_netlist_free(&c->internal);
 	free_values(root_table, (char *)c);
 	free(c->path);
 	free(c);
 }
 
-/* Values that depend on the environment rather than the file. */
+/* Values derived from the file's, or from the environment. */
 static int fill_derived(struct hm_conf *c)
 {
+	char err[256];
+
+	for (size_t i = 0; i < c->internal_networks.count; i++)
+		if (hm_netlist_add(&c->internal, c->internal_networks.items[i], err, sizeof(err)) < 0)
+			return -1;	/* checked while parsing: out of memory */
 	if (c->authserv_id[0] == '\0') {
 		char host[256];
 
@@ -962,6 +970,22 @@ out:
 		c = NULL;
 	}
 	return c;
+}
+
+int hm_conf_build_engine(struct hm_conf *c, char *err, size_t errlen)
+{
+	struct hm_engine_conf ec = {
+		.dns = {
+			.nameservers = (const char *const *)c->dns.nameservers.items,
+			.nnameservers = c->dns.nameservers.count,
+			.timeout_ms = c->dns.timeout * 1000,
+		},
+		.receiver = c->authserv_id,
+		.psl_path = c->public_suffix_list[0] ? c->public_suffix_list : NULL,
+	};
+
+	hm_engine_free(&c->engine);
+	return hm_engine_new(&ec, &c->engine, err, errlen);
 }
 
 static void describe_table(FILE *out, const struct conf_entry *table, const char *prefix)

@@ -21,6 +21,9 @@
 #include <stdio.h>
 
 #include "milter/listen.h"
+#include "scoring/netlist.h"
+
+struct hm_engine;
 
 /* A list option's strings, as written. */
 struct hm_conf_list {
@@ -43,11 +46,14 @@ struct hm_conf {
 	long milter_timeout;		/* seconds libmilter waits for the MTA */
 	long shutdown_timeout;		/* seconds to let messages in flight finish */
 	struct hm_conf_list internal_networks;	/* CIDR, checked */
+	struct hm_netlist internal;	/* the same, parsed */
 	char *public_suffix_list;	/* readable file, or "" */
 	struct {
 		struct hm_conf_list nameservers;	/* IP or IP@PORT; empty: resolv.conf */
 		long timeout;		/* seconds */
 	} dns;
+
+	struct hm_engine *engine;	/* the checkers, see hm_conf_build_engine() */
 };
 
 typedef void hm_conf_report_fn(void *arg, const char *line);
@@ -61,6 +67,13 @@ struct hm_conf *hm_conf_load(const char *path, hm_conf_report_fn *report, void *
  * with the reason in err.
  */
 int hm_conf_check_file(const char *path, char *err, size_t errlen);
+
+/*
+ * Build the checkers (resolver, SPF, DKIM, DMARC) this configuration asks
+ * for and attach them to it; they are freed with the configuration.
+ * 0, or -1 with the reason in err.
+ */
+int hm_conf_build_engine(struct hm_conf *conf, char *err, size_t errlen);
 
 /* Print every option with its type, default, limits and help (for docs). */
 void hm_conf_describe(FILE *out);

@@ -68,6 +68,8 @@ void hm_msg_free(struct hm_msg **msgp)
 	free(msg->rcpts);
 	free(msg->from);
 	hm_header_track_clear(&msg->headers);
+	hm_scan_free(&msg->scan);
+	free(msg->result);
 	free(msg);
 	*msgp = NULL;
 	atomic_fetch_sub(&in_flight, 1);

@@ -18,6 +18,7 @@
 
 #include "milter/conf.h"
 #include "milter/headers.h"
+#include "scoring/scan.h"
 
 #define HM_MAX_RCPTS 1000		/* Postfix's smtpd_recipient_limit default */
 
@@ -29,6 +30,9 @@ struct hm_msg {
 	struct hm_header_track headers;	/* incoming headers we may remove */
 	size_t nheaders;
 	unsigned long long header_bytes, body_bytes;
+	bool outbound;			/* authenticated or internal: not judged */
+	struct hm_scan *scan;		/* the checks in progress; NULL if outbound */
+	struct hm_scan_result *result;	/* filled at end of message */
 };
 
 struct hm_conn {
@@ -37,6 +41,7 @@ struct hm_conn {
 	char addr[64];			/* client address, "local" or "unknown" */
 	char host[256];			/* client host name as the MTA gave it */
 	char helo[256];
+	bool ip_client;			/* family AF_INET or AF_INET6: IP checks apply */
 	bool leading_space;		/* header values arrive with their leading space */
 	struct hm_msg *msg;
 	unsigned long messages;		/* transactions begun on this connection */

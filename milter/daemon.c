@@ -86,17 +86,36 @@ void hm_daemon_pidfile_remove(void)
 	pidfile_path = NULL;
 }
 
+static int ready_fd = -1;
+
 int hm_daemon_detach(char *err, size_t errlen)
 {
+	int ready[2];
 	pid_t pid;
 	int fd;
 
+	if (pipe(ready) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
 	if ((pid = fork()) < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		return -1;
 	}
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		unsigned char ok = 0;
+
+		close(ready[1]);
+		/* EOF (the daemon died before saying) counts as failure. */
+		while (read(ready[0], &ok, 1) < 0 && errno == EINTR)
+			;
+		if (!ok)
+			fprintf(stderr, "hosterra-milter: start-up failed (see the mail log)\n");
+		_exit(ok ? 0 : 1);
+	}
+	close(ready[0]);
+	ready_fd = ready[1];
+	fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
 	if (setsid() < 0) {
 		snprintf(err, errlen, "setsid: %s", strerror(errno));
 		return -1;
@@ -117,4 +136,17 @@ int hm_daemon_detach(char *err, size_t errlen)
 	if (fd > STDERR_FILENO)
 		close(fd);
 	return 0;
+}
+
+void hm_daemon_ready(int ok)
+{
+	unsigned char c = ok ? 1 : 0;
+
+	if (ready_fd < 0)
+		return;
+	if (write(ready_fd, &c, 1) < 0) {
+		/* The parent is gone: nobody to tell. */
+	}
+	close(ready_fd);
+	ready_fd = -1;
 }

@@ -20,7 +20,15 @@ int hm_daemon_drop_privileges(const char *user, char *err, size_t errlen);
 int hm_daemon_pidfile_create(const char *path, char *err, size_t errlen);
 void hm_daemon_pidfile_remove(void);
 
-/* Fork into the background, new session, stdio on /dev/null. */
+/*
+ * Fork into the background, new session, stdio on /dev/null.  The process
+ * that called it waits until the daemon calls hm_daemon_ready() and exits
+ * with the status given there (or 1 if the daemon died first), so whoever
+ * started the daemon learns whether it came up.
+ */
 int hm_daemon_detach(char *err, size_t errlen);
+
+/* Tell the waiting parent (if any) that start-up succeeded (ok) or failed. */
+void hm_daemon_ready(int ok);
 
 #endif

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "milter/headers.h"
+#include "scoring/authres.h"
 
 bool hm_header_is_ours(const char *name)
 {
@@ -34,6 +35,19 @@ int hm_header_track_seen(struct hm_header_track *t, const char *name)
 	return 0;
 }
 
+void hm_header_track_authres(struct hm_header_track *t, const char *value,
+			     const char *authserv_id)
+{
+	t->authres_seen++;
+	if (!hm_authres_is_ours(value, authserv_id))
+		return;
+	if (t->nauthres_ours == HM_TRACK_MAX_AUTHRES) {
+		t->overflow = true;
+		return;
+	}
+	t->authres_ours[t->nauthres_ours++] = t->authres_seen;
+}
+
 int hm_header_track_replay(const struct hm_header_track *t,
 			   int (*del)(const char *name, unsigned index, void *arg), void *arg)
 {
@@ -44,6 +58,13 @@ int hm_header_track_replay(const struct hm_header_track *t,
 			if (rc != 0)
 				return rc;
 		}
+	/* Recorded in increasing order: delete from the last. */
+	for (size_t i = t->nauthres_ours; i > 0; i--) {
+		int rc = del("Authentication-Results", t->authres_ours[i - 1], arg);
+
+		if (rc != 0)
+			return rc;
+	}
 	return 0;
 }
 

@@ -7,6 +7,11 @@
  * per distinct X-Spam-* name, how many there were: hm_header_track_seen()
  * is called for every header, and the edits are replayed from the counts,
  * last occurrence first so that indexes stay valid whatever the MTA does.
+ *
+ * Authentication-Results headers that claim our authserv-id are forged (or
+ * ours from an earlier pass) and are removed too (RFC 8601 §5):
+ * hm_header_track_authres() is called for every Authentication-Results
+ * header and remembers the occurrence indexes of those to delete.
  */
 #ifndef HM_HEADERS_H
 #define HM_HEADERS_H
@@ -15,6 +20,7 @@
 #include <stddef.h>
 
 #define HM_TRACK_MAX_NAMES 64		/* distinct X-Spam-* names per message */
+#define HM_TRACK_MAX_AUTHRES 64		/* our-id Authentication-Results per message */
 
 struct hm_header_count {
 	char *name;
@@ -24,7 +30,10 @@ struct hm_header_count {
 struct hm_header_track {
 	struct hm_header_count names[HM_TRACK_MAX_NAMES];
 	size_t nnames;
-	bool overflow;			/* more distinct names than we can track */
+	bool overflow;			/* more than we can track: removal incomplete */
+	unsigned authres_seen;		/* Authentication-Results headers so far */
+	unsigned authres_ours[HM_TRACK_MAX_AUTHRES];	/* indexes (1-based) to delete */
+	size_t nauthres_ours;
 };
 
 /* Does the milter own headers of this name (X-Spam-*, any case)? */
@@ -32,6 +41,10 @@ bool hm_header_is_ours(const char *name);
 
 /* Note one incoming header.  -1 when out of memory. */
 int hm_header_track_seen(struct hm_header_track *t, const char *name);
+
+/* Note one incoming Authentication-Results header with its value. */
+void hm_header_track_authres(struct hm_header_track *t, const char *value,
+			     const char *authserv_id);
 
 /*
  * Call del(name, index, arg) for every tracked occurrence, highest index of

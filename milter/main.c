@@ -109,8 +109,16 @@ static void reload(const char *path)
 	struct hm_conf *old = hm_conf_acquire();
 	struct hm_conf *fresh = hm_conf_load(path, report_to_log, NULL);
 
+	char err[512];
+
 	if (fresh == NULL) {
 		hm_log(HM_LOG_ERR, "reload refused: %s has errors; keeping the running configuration", path);
+		hm_conf_release(&old);
+		return;
+	}
+	if (hm_conf_build_engine(fresh, err, sizeof(err)) < 0) {
+		hm_log(HM_LOG_ERR, "reload refused: %s: %s; keeping the running configuration", path, err);
+		hm_conf_release(&fresh);
 		hm_conf_release(&old);
 		return;
 	}
@@ -264,6 +272,12 @@ int main(int argc, char **argv)
 
 	conf = hm_conf_load(conf_path, report_to_stderr, NULL);
 	if (test_only) {
+		/* Also build the checkers: the resolver set-up and the Public
+		 * Suffix List are part of a valid configuration. */
+		if (conf && hm_conf_build_engine(conf, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: %s\n", conf_path, err);
+			hm_conf_release(&conf);
+		}
 		status = conf ? 0 : 1;
 		if (conf)
 			printf("%s: configuration OK\n", conf_path);
@@ -279,10 +293,15 @@ int main(int argc, char **argv)
 		hm_log(HM_LOG_ERR, "%s", err);
 		return 1;
 	}
+	/* The checkers start threads: after the fork, as the final user. */
 	if (install_signal_handlers() < 0 ||
 	    hm_daemon_drop_privileges(conf->user, err, sizeof(err)) < 0 ||
-	    hm_daemon_pidfile_create(conf->pidfile, err, sizeof(err)) < 0) {
+	    hm_daemon_pidfile_create(conf->pidfile, err, sizeof(err)) < 0 ||
+	    hm_conf_build_engine(conf, err, sizeof(err)) < 0) {
 		hm_log(HM_LOG_ERR, "start-up failed: %s", err[0] ? err : strerror(errno));
+		hm_daemon_pidfile_remove();
+		hm_conf_release(&conf);
+		hm_daemon_ready(0);
 		return 1;
 	}
 	if (geteuid() == 0)
@@ -292,10 +311,12 @@ int main(int argc, char **argv)
 	if (hm_callbacks_register() < 0 || open_socket(conf) < 0 || start_milter_thread(&mt) < 0) {
 		hm_log(HM_LOG_ERR, "start-up failed");
 		hm_daemon_pidfile_remove();
+		hm_daemon_ready(0);
 		return 1;
 	}
 	hm_conf_release(&conf);
 	hm_log(HM_LOG_NOTICE, "hosterra-milter %s started", PACKAGE_VERSION);
+	hm_daemon_ready(1);
 
 	status = main_loop(conf_path, &mt);
 

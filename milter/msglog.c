@@ -10,6 +10,7 @@
 #include "milter/log.h"
 #include "milter/msglog.h"
 
+
 struct line {
 	char buf[3800];
 	size_t len;
@@ -52,6 +53,21 @@ void hm_msglog_write(const struct hm_conn *conn, const char *queue_id, const cha
 		add(&l, "%s%s", i ? "," : "", hm_log_escape(a, sizeof(a), msg->rcpts[i]));
 	if (msg->nrcpts == 0)
 		add(&l, "-");
+	if (msg->outbound) {
+		add(&l, " checks=skipped(outbound)");
+	} else if (msg->result) {
+		const struct hm_scan_result *r = msg->result;
+
+		add(&l, " spf=%s", r->spf_checked ? hm_spf_result_name(r->spf.result) : "-");
+		if (r->dkim.nsigs == 0)
+			add(&l, " dkim=none");
+		for (size_t i = 0; i < r->dkim.nsigs; i++)
+			add(&l, "%s%s(%s)", i ? "," : " dkim=", hm_dkim_result_name(r->dkim.sigs[i].result),
+			    hm_log_escape(a, sizeof(a), r->dkim.sigs[i].domain));
+		add(&l, " dmarc=%s", hm_dmarc_result_name(r->dmarc.result));
+		if (r->dmarc.from_domain[0])
+			add(&l, "(%s)", hm_log_escape(a, sizeof(a), r->dmarc.from_domain));
+	}
 	add(&l, " size=%llu action=%s elapsed_ms=%ld", msg->header_bytes + msg->body_bytes,
 	    action, hm_msg_elapsed_ms(msg));
 	hm_log(HM_LOG_INFO, "%s", l.buf);

@@ -2,7 +2,10 @@
  * msglog.h - the one log line per message.
  *
  *   QUEUEID: client=HOST[ADDR] helo=NAME from=<..> rcpt=<..>,<..> size=N
+ *            spf=pass dkim=pass(example.net) dmarc=pass(example.net)
  *            action=accept elapsed_ms=N
+ *
+ * (checks=skipped(outbound) instead of the results for our own users' mail)
  *
  * Fields are key=value separated by single spaces; values from the wire are
  * escaped (hm_log_escape) so that a field never contains a space.  The queue

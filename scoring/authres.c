@@ -151,7 +151,9 @@ static void format_spf(struct hm_strbuf *out, const struct hm_spf_outcome *spf)
 {
 	begin_result(out);
 	hm_strbuf_printf(out, "spf=%s", hm_spf_result_name(spf->result));
-	add_reason(out, spf->reason);
+	/* The result says it all but for errors, where the cause helps. */
+	if (spf->result == HM_SPF_TEMPERROR || spf->result == HM_SPF_PERMERROR)
+		add_reason(out, spf->reason);
 	if (spf->helo_identity)
 		add_prop(out, "smtp.helo", spf->identity, true);
 	else
@@ -172,7 +174,9 @@ static void format_dkim(struct hm_strbuf *out, const struct hm_dkim_outcome *dki
 		hm_strbuf_printf(out, "dkim=%s", hm_dkim_result_name(sig->result));
 		add_reason(out, sig->reason);
 		add_prop(out, "header.d", sig->domain, true);
-		add_prop(out, "header.i", sig->identity, true);
+		/* i= defaults to "@" d=: worth showing only when it says more. */
+		if (!(sig->identity[0] == '@' && strcasecmp(sig->identity + 1, sig->domain) == 0))
+			add_prop(out, "header.i", sig->identity, true);
 		add_prop(out, "header.s", sig->selector, false);
 		add_prop(out, "header.a", sig->algorithm, false);
 		add_prop(out, "header.b", sig->b, false);

@@ -84,14 +84,22 @@ wait_for() {
 }
 
 # write_conf FILE SOCKET [EXTRA LINES...]: a config for a test daemon that
-# stays unprivileged-neutral (user ""), with its pidfile in $T.
+# stays unprivileged-neutral (user ""), with its pidfile in $T, judging every
+# client (internal_networks = {}), and resolving through the test DNS server
+# (started here on the example zones unless the test started its own).
 write_conf() {
 	_f=$1; _s=$2; shift 2
+	if [ -z "${DNS_PORT:-}" ]; then
+		start_dns "$DATA/dns/example.zone" || return 1
+	fi
 	{
 		echo "socket = \"$_s\""
 		echo "user = \"\""
 		echo "pidfile = \"$T/hm.pid\""
 		echo "log_level = \"debug\""
+		echo "internal_networks = {}"
+		echo "authserv_id = \"mx.test.example\""
+		echo "dns { nameservers = { \"127.0.0.1@$DNS_PORT\" } timeout = 2 }"
 		for _l in "$@"; do echo "$_l"; done
 	} > "$_f"
 }

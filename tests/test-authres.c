@@ -48,16 +48,18 @@ static void test_full(void **state)
 
 	dkim.sigs[0] = (struct hm_dkim_sig){ .result = HM_DKIM_PASS, .domain = "example.net",
 					     .selector = "sel1", .b = "AbCd1234",
+					     .identity = "@EXAMPLE.net",	/* the default: not shown */
 					     .algorithm = "rsa-sha256" };
 	dkim.sigs[1] = (struct hm_dkim_sig){ .result = HM_DKIM_FAIL, .domain = "example.com",
 					     .selector = "s2", .b = "x/y+z=",
 					     .algorithm = "ed25519-sha256",
-					     .reason = "body hash mismatch" };
+					     .reason = "body hash mismatch",
+					     .identity = "news@example.com" };
 	assert_string_equal(format(&in, buf, sizeof(buf)),
 		"mx.example.org;\n"
 		"\tspf=pass smtp.mailfrom=alice@example.net;\n"
 		"\tdkim=pass header.d=example.net header.s=sel1 header.a=rsa-sha256 header.b=AbCd1234;\n"
-		"\tdkim=fail reason=\"body hash mismatch\" header.d=example.com header.s=s2"
+		"\tdkim=fail reason=\"body hash mismatch\" header.d=example.com header.i=news@example.com header.s=s2"
 		" header.a=ed25519-sha256 header.b=\"x/y+z=\";\n"
 		"\tdmarc=pass (p=reject dis=none) header.from=example.net");
 }

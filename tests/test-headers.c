@@ -153,6 +153,37 @@ static void test_overflow(void **state)
 	hm_header_track_clear(&t);
 }
 
+/* Authentication-Results claiming our id go, others stay; last first. */
+static void test_authres(void **state)
+{
+	static const char *const values[] = {
+		" mx.example.org; spf=pass smtp.mailfrom=a@example.net",	/* 1: ours */
+		" other.example.net; dkim=pass header.d=example.net",		/* 2 */
+		" MX.EXAMPLE.ORG;\n\tdmarc=pass header.from=example.net",	/* 3: ours */
+		" mx.example.org.evil.example; spf=pass",			/* 4 */
+		" (comment) mx.example.org; none",				/* 5: ours */
+		" ",								/* 6: malformed */
+	};
+	struct hm_header_track t = { 0 };
+	struct recorder r = { "", 0, 0 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		hm_header_track_authres(&t, values[i], "mx.example.org");
+	assert_int_equal(t.authres_seen, 6);
+	assert_int_equal(t.nauthres_ours, 3);
+	assert_int_equal(hm_header_track_replay(&t, record, &r), 0);
+	assert_string_equal(r.log, "Authentication-Results:5\nAuthentication-Results:3\n"
+			    "Authentication-Results:1\n");
+	hm_header_track_clear(&t);
+
+	/* More of ours than can be tracked: overflow, the caller tempfails. */
+	for (int i = 0; i < HM_TRACK_MAX_AUTHRES + 1; i++)
+		hm_header_track_authres(&t, "mx.example.org; none", "mx.example.org");
+	assert_true(t.overflow);
+	hm_header_track_clear(&t);
+}
+
 static void test_clear_resets(void **state)
 {
 	static const char *const hdrs[] = { "X-Spam-Flag", "X-Spam-Flag", NULL };
@@ -186,6 +217,7 @@ int main(void)
 		cmocka_unit_test(test_no_headers_no_calls),
 		cmocka_unit_test(test_replay_stops_at_error),
 		cmocka_unit_test(test_overflow),
+		cmocka_unit_test(test_authres),
 		cmocka_unit_test(test_clear_resets),
 	};
 

@@ -21,6 +21,7 @@
 #   pf_delivered MAILBOX N    wait until MAILBOX's Maildir holds N messages
 #   pf_show_log               the instance's log, as TAP comments
 #
+# Needs root, Postfix >= 3.4, the "postfix" user and the "postdrop" group.
 # Set on pf_create: PF_DIR, PF_CONF (config directory), PF_LOG (its log),
 # PF_MAIL (the Maildir base: mail to NAME@example.com lands in
 # $PF_MAIL/NAME/new/).  Mail to anywhere else is discarded, so no DNS lookup
@@ -40,9 +41,15 @@ pf_unavailable() {
 	elif ! getent group postdrop >/dev/null 2>&1; then
 		echo "no 'postdrop' group"
 	else
-		_pf_daemon_dir=$(postconf -h daemon_directory 2>/dev/null)
+		# Built-in defaults only (-d): the system's main.cf is not our business.
+		_pf_postconf=${POSTFIX%/*}/postconf
+		_pf_daemon_dir=$("$_pf_postconf" -dh daemon_directory 2>/dev/null)
+		_pf_version=$("$_pf_postconf" -dh mail_version 2>/dev/null)
 		if [ ! -x "$_pf_daemon_dir/master" ]; then
 			echo "no Postfix master(8) in '$_pf_daemon_dir'"
+		elif ! printf '%s\n' "$_pf_version" | awk -F. '{ exit !($1 > 3 || ($1 == 3 && $2 >= 4)) }'; then
+			# maillog_file (the log without syslog) came with 3.4.
+			echo "Postfix '$_pf_version' is older than 3.4"
 		else
 			return 1
 		fi

@@ -67,11 +67,13 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 {
 	/*
 	 * Ask for header values byte-exact (DKIM "simple" needs the leading
-	 * space), and not to be sent stages we have no use for.  We do not ask
-	 * for no-reply stages: over TCP, a stage the MTA sends without waiting
-	 * for an answer leaves its next write waiting on a delayed ACK (~40 ms).
+	 * space).  Every stage is answered: over TCP, anything the MTA sends
+	 * without waiting for an answer leaves its next write waiting on our
+	 * delayed ACK (~40 ms).  That includes SMFIP_NODATA: Postfix still
+	 * sends the DATA stage's macros, unanswered (measured by
+	 * tests/e2e-postfix.test), so DATA is left on and libmilter answers it.
 	 */
-	unsigned long want = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_HDR_LEADSPC;
+	unsigned long want = SMFIP_NOUNKNOWN | SMFIP_HDR_LEADSPC;
 
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS);
 	*pf1 = f1 & want;
@@ -262,6 +264,9 @@ static int edit_headers(SMFICTX *ctx, struct hm_conn *conn, const char **what)
 	if (msg->result == NULL)
 		return 0;
 	hm_strbuf_init(&ar, AUTHRES_MAX);
+	/* With SMFIP_HDR_LEADSPC the MTA writes our value right after the colon. */
+	if (conn->leading_space)
+		hm_strbuf_puts(&ar, " ");
 	if (hm_scan_authres(msg->result, conn->conf->authserv_id, &ar) < 0) {
 		*what = "Authentication-Results too long";
 		rc = -1;

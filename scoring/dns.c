@@ -314,15 +314,12 @@ enum hm_dns_status hm_dns_wait(struct hm_dns *dns, struct hm_dns_query *q,
 		err = q->err;
 		result = q->result;
 		q->result = NULL;
-	} else {
-		q->abandoned = true;
 	}
 	pthread_mutex_unlock(&q->lock);
 	if (done)
 		query_free(q);
-	else if (ub_cancel(dns->ub, q->async_id) == 0)
-		query_free(q);	/* no callback will come */
-	/* else the callback is under way or due, and frees q */
+	else
+		hm_dns_cancel(dns, q);	/* deadline passed */
 out:
 	*ans_r = make_answer(err, result);
 	if (*ans_r == NULL)
@@ -341,6 +338,25 @@ out:
 		(*ans_r)->len = lens;
 	}
 	return (*ans_r)->status;
+}
+
+void hm_dns_cancel(struct hm_dns *dns, struct hm_dns_query *q)
+{
+	bool done;
+	int id;
+
+	if (q == NULL)
+		return;
+	pthread_mutex_lock(&q->lock);
+	done = q->done;
+	q->abandoned = !done;
+	id = q->async_id;	/* q may be freed by the callback once unlocked */
+	pthread_mutex_unlock(&q->lock);
+	if (done)
+		query_free(q);
+	else if (ub_cancel(dns->ub, id) == 0)
+		query_free(q);	/* no callback will come */
+	/* else the callback is under way or due, and frees q */
 }
 
 enum hm_dns_status hm_dns_lookup(struct hm_dns *dns, const char *name, int rrtype,

@@ -82,6 +82,13 @@ struct hm_dns_query *hm_dns_start(struct hm_dns *dns, const char *name, int rrty
 enum hm_dns_status hm_dns_wait(struct hm_dns *dns, struct hm_dns_query *q,
 			       struct hm_dns_answer **ans_r);
 
+/*
+ * Give up a query started with hm_dns_start() without waiting for it (NULL
+ * is allowed): it stands for the one hm_dns_wait() the query needs.  The
+ * answer, if one still comes, is thrown away.
+ */
+void hm_dns_cancel(struct hm_dns *dns, struct hm_dns_query *q);
+
 /* hm_dns_start() + hm_dns_wait(). */
 enum hm_dns_status hm_dns_lookup(struct hm_dns *dns, const char *name, int rrtype,
 				 struct hm_dns_answer **ans_r);

@@ -73,7 +73,8 @@ static enum addr_class classify(const unsigned char *a, bool v6)
 		    (a[0] == 172 && (a[1] & 0xf0) == 16) ||
 		    (a[0] == 192 && a[1] == 168) ||
 		    (a[0] == 169 && a[1] == 254) ||
-		    (a[0] == 100 && (a[1] & 0xc0) == 64))	/* RFC 6598 shared space */
+		    (a[0] == 100 && (a[1] & 0xc0) == 64) ||	/* RFC 6598 shared space */
+		    a[0] >= 224)				/* multicast, reserved */
 			return ADDR_PRIVATE;
 		return ADDR_PUBLIC;
 	}

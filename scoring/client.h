@@ -11,8 +11,10 @@
  *   <zone name>      the client is listed in that DNSBL zone (weight from
  *                    the zone's code map, else the zone's weight; several
  *                    codes: the highest, detail "zone=127.0.0.2,127.0.0.4")
- *   DNSBL_TEMPERROR  a zone failed (SERVFAIL, time-out) or answered an
- *                    error code (127.255.255.x, or outside 127.0.0.0/8)
+ *   DNSBL_TEMPERROR  a zone failed (SERVFAIL, time-out) or answered only
+ *                    error codes (127.255.255.x, or outside 127.0.0.0/8);
+ *                    fired once, the zones' details joined by ';'
+ *                    ("zen.example.net=127.255.255.254;bl.example.org=failed")
  *   RDNS_NONE        no PTR (NXDOMAIN or NODATA)
  *   RDNS_MISMATCH    no PTR name has an A (AAAA for IPv6) record with the IP
  *   RDNS_TEMPERROR   the PTR or the forward lookups failed, none confirmed
@@ -25,9 +27,10 @@
  * is judged per message (it may change with RSET/EHLO).
  *
  * Clients without IP checks: a NULL ip (local client, unix socket) and
- * loopback addresses fire nothing at all; private and link-local ones
- * (RFC 1918, RFC 6598, 169.254/16, fc00::/7, fe80::/10, unspecified) have
- * no public PTR or DNSBL entry, so only the HELO checks run for them.
+ * loopback addresses fire nothing at all; private, link-local and
+ * non-unicast ones (RFC 1918, RFC 6598, 169.254/16, 224/3, fc00::/7,
+ * fe80::/10, unspecified) have no public PTR or DNSBL entry: only the HELO
+ * checks run for them (asking would also tell the DNSBL about our network).
  *
  * Ownership and threads: the conf and the resolver are shared and must
  * outlive every check made from them; a check belongs to one connection

@@ -25,9 +25,8 @@
 #include "milter/context.h"
 #include "milter/log.h"
 #include "milter/msglog.h"
+#include "milter/verdict.h"
 #include "scoring/strbuf.h"
-
-#define AUTHRES_MAX 65536		/* our Authentication-Results value, at most */
 
 static atomic_bool stopping;
 
@@ -121,6 +120,15 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 		strcpy(conn->addr, "unknown");
 	}
 	conn->ip_client = conn->family == AF_INET || conn->family == AF_INET6;
+	/* Lookups that need only the IP start now, to overlap the dialogue. */
+	if (conn->ip_client && conn->client == NULL && conn->conf && conn->conf->engine) {
+		conn->client_conf = hm_conf_acquire();
+		if (conn->client_conf == NULL || conn->client_conf->engine == NULL ||
+		    (conn->client = hm_client_check_start(conn->client_conf->engine->dns,
+							  &conn->client_conf->client,
+							  conn->addr)) == NULL)
+			return internal_error(ctx, "cannot start the client checks");
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -161,8 +169,12 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 		.helo = conn->helo[0] ? conn->helo : NULL,
 		.mail_from = from,
 	};
+	struct hm_scan_opts opts = {
+		.weights = &conn->conf->weights,
+		.rules = conn->conf->compiled_rules,
+	};
 	if (conn->conf->engine == NULL ||
-	    (msg->scan = hm_scan_begin(conn->conf->engine, &env, queue_id_of(ctx))) == NULL)
+	    (msg->scan = hm_scan_begin(conn->conf->engine, &opts, &env, queue_id_of(ctx))) == NULL)
 		return internal_error(ctx, "cannot start the checks (out of memory)");
 	return SMFIS_CONTINUE;
 }
@@ -229,11 +241,56 @@ static int delete_header(const char *name, unsigned index, void *arg)
 	return smfi_chgheader(arg, (char *)name, (int)index, NULL) == MI_SUCCESS ? 0 : -1;
 }
 
-/*
- * Run the checks left for the end of message.  0, or -1 on an internal
- * failure (then *what says which).
- */
-static int finish_checks(struct hm_conn *conn, const char **what)
+/* Add one header; with SMFIP_HDR_LEADSPC the value carries its space. */
+static int add_header(SMFICTX *ctx, const struct hm_conn *conn, const struct hm_header_add *h)
+{
+	struct hm_strbuf v;
+	int rc;
+
+	hm_strbuf_init(&v, h->value.len + 1);
+	if (conn->leading_space)
+		hm_strbuf_puts(&v, " ");
+	hm_strbuf_puts(&v, hm_strbuf_str(&h->value));
+	if (v.failed)
+		rc = -1;
+	else if (h->at_top)
+		rc = smfi_insheader(ctx, 0, (char *)h->name, (char *)hm_strbuf_str(&v));
+	else
+		rc = smfi_addheader(ctx, (char *)h->name, (char *)hm_strbuf_str(&v));
+	hm_strbuf_free(&v);
+	return rc == MI_SUCCESS ? 0 : -1;
+}
+
+/* Header edits: remove what must go, then add ours. */
+static int edit_headers(SMFICTX *ctx, struct hm_conn *conn, const struct hm_verdict *v,
+			const char **what)
+{
+	struct hm_msg *msg = conn->msg;
+	struct hm_header_add h[HM_VERDICT_MAX_HEADERS];
+	size_t n = 0;
+	int rc = 0;
+
+	if (hm_header_track_replay(&msg->headers, delete_header, ctx) < 0) {
+		*what = "removing incoming headers failed";
+		return -1;
+	}
+	if (msg->result == NULL)
+		return 0;		/* not judged: nothing to add */
+	if (hm_verdict_headers(conn->conf, msg->result, v, h, &n) < 0) {
+		*what = "a header we add grew too long";
+		rc = -1;
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (add_header(ctx, conn, &h[i]) < 0) {
+			*what = "adding our headers failed";
+			rc = -1;
+		}
+	hm_verdict_headers_free(h, n);
+	return rc;
+}
+
+/* Judge a message that is not outbound.  0, or -1 with *what. */
+static int judge(struct hm_conn *conn, struct hm_verdict *v, const char **what)
 {
 	struct hm_msg *msg = conn->msg;
 
@@ -243,46 +300,19 @@ static int finish_checks(struct hm_conn *conn, const char **what)
 		*what = "out of memory";
 		return -1;
 	}
-	if (hm_scan_finish(msg->scan, msg->result) < 0) {
-		*what = "the checks failed";
+	if (hm_verdict_judge(conn->conf, msg->scan, conn->client,
+			     conn->helo[0] ? conn->helo : NULL, msg->result, v, what) < 0)
 		return -1;
-	}
+	msg->outcome = v->outcome;
+	msg->decided = true;
 	return 0;
-}
-
-/* Header edits: remove what must go, then add ours at the top. */
-static int edit_headers(SMFICTX *ctx, struct hm_conn *conn, const char **what)
-{
-	struct hm_msg *msg = conn->msg;
-	struct hm_strbuf ar;
-	int rc = 0;
-
-	if (hm_header_track_replay(&msg->headers, delete_header, ctx) < 0) {
-		*what = "removing incoming headers failed";
-		return -1;
-	}
-	if (msg->result == NULL)
-		return 0;
-	hm_strbuf_init(&ar, AUTHRES_MAX);
-	/* With SMFIP_HDR_LEADSPC the MTA writes our value right after the colon. */
-	if (conn->leading_space)
-		hm_strbuf_puts(&ar, " ");
-	if (hm_scan_authres(msg->result, conn->conf->authserv_id, &ar) < 0) {
-		*what = "Authentication-Results too long";
-		rc = -1;
-	} else if (smfi_insheader(ctx, 0, (char *)"Authentication-Results",
-				  (char *)hm_strbuf_str(&ar)) != MI_SUCCESS) {
-		*what = "adding Authentication-Results failed";
-		rc = -1;
-	}
-	hm_strbuf_free(&ar);
-	return rc;
 }
 
 static sfsistat cb_eom(SMFICTX *ctx)
 {
 	struct hm_conn *conn = conn_of(ctx);
 	const char *qid = queue_id_of(ctx), *what = NULL;
+	struct hm_verdict v = { .outcome = HM_ACCEPT };
 	sfsistat verdict = SMFIS_ACCEPT;
 
 	if (conn == NULL || conn->msg == NULL)
@@ -295,11 +325,21 @@ static sfsistat cb_eom(SMFICTX *ctx)
 		smfi_setreply(ctx, "451", "4.7.0", "Too many spam-filter headers, please try again later");
 		hm_msglog_write(conn, qid, "tempfail");
 		verdict = SMFIS_TEMPFAIL;
-	} else if (finish_checks(conn, &what) < 0 || edit_headers(ctx, conn, &what) < 0) {
+	} else if (judge(conn, &v, &what) < 0) {
+		verdict = internal_error(ctx, what);
+		hm_msglog_write(conn, qid, "tempfail");
+	} else if (conn->msg->decided && v.outcome == HM_REJECT) {
+		char text[300];
+
+		hm_verdict_reject_text(conn->msg->result, &v, text, sizeof(text));
+		smfi_setreply(ctx, "550", "5.7.1", text);
+		hm_msglog_write(conn, qid, "reject");
+		verdict = SMFIS_REJECT;
+	} else if (edit_headers(ctx, conn, &v, &what) < 0) {
 		verdict = internal_error(ctx, what);
 		hm_msglog_write(conn, qid, "tempfail");
 	} else {
-		hm_msglog_write(conn, qid, "accept");
+		hm_msglog_write(conn, qid, conn->msg->decided ? hm_outcome_name(v.outcome) : "accept");
 	}
 	hm_msg_free(&conn->msg);
 	return verdict;

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -38,8 +39,13 @@
 
 #include "milter/conf.h"
 #include "milter/log.h"
+#include "policy/decide.h"
+#include "scoring/address.h"
+#include "scoring/client.h"
 #include "scoring/engine.h"
 #include "scoring/netlist.h"
+#include "scoring/rules.h"
+#include "scoring/symbols.h"
 
 #define CONF_MAX_SIZE (1024 * 1024)	/* a config file larger is a mistake */
 
@@ -48,7 +54,10 @@ enum entry_type {
 	E_INT,		/* long within min..max */
 	E_BOOL,		/* int 0/1: yes/no, true/false, on/off */
 	E_FILE,		/* char *: names a readable regular file; "" for none */
+	E_CHECKED,	/* char *: a copy of a string checked by convert(value, NULL) */
 	E_LIST,		/* struct hm_conf_list: strings, each checked by convert */
+	E_FLOAT,	/* double within min..max, default def_str */
+	E_MULTI,	/* struct hm_conf_array of titled sections "name TITLE { }" */
 	E_SECTION,
 };
 
@@ -60,6 +69,13 @@ typedef int convert_fn(const char *value, void *field, char *err, size_t errlen)
 
 static int parse_long(const char *v, long *out);
 
+/*
+ * Checks one titled section once it is parsed (title and values are still
+ * libconfuse's strings).  0, or -1 with the reason in err.
+ */
+typedef int section_check_fn(cfg_t *sec, char *err, size_t errlen);
+static section_check_fn check_symbol, check_dnsbl, check_rule, check_thresholds;
+
 struct conf_entry {
 	const char *name;
 	enum entry_type type;
@@ -67,12 +83,14 @@ struct conf_entry {
 	long def_int, min, max;		/* E_INT, E_BOOL (def_int 0/1) */
 	convert_fn *convert;		/* E_STR: NULL stores a copy (char *) */
 	size_t offset;			/* field in struct hm_conf */
-	const struct conf_entry *sub;	/* E_SECTION */
+	const struct conf_entry *sub;	/* E_SECTION, E_MULTI */
 	const char *help;
+	size_t elem_size;		/* E_MULTI: one element; its first member is the title */
+	section_check_fn *check;	/* E_MULTI: checks one section as parsed */
 };
 
 static convert_fn conv_socket, conv_mode, conv_log_level, conv_facility, conv_network,
-	conv_nameserver;
+	conv_nameserver, conv_domain, conv_dnsbl_code, conv_regex;
 
 #define FIELD(f) offsetof(struct hm_conf, f)
 
@@ -81,6 +99,52 @@ static const struct conf_entry dns_table[] = {
 	  "resolvers to ask, IP or IP@PORT; empty: those of /etc/resolv.conf" },
 	{ "timeout", E_INT, NULL, 5, 1, 60, NULL, FIELD(dns.timeout), NULL,
 	  "seconds one DNS lookup may take before it counts as a temporary error" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
+};
+
+#define ELEM(type, f) offsetof(type, f)
+
+static const struct conf_entry thresholds_table[] = {
+	{ "tag", E_FLOAT, "8", 0, 0, 1000, NULL, FIELD(thresholds.tag), NULL,
+	  "score from which mail is tagged as spam (X-Spam-Flag: YES, into Junk)" },
+	{ "reject", E_FLOAT, "15", 0, 0, 1000, NULL, FIELD(thresholds.reject), NULL,
+	  "score above which mail is rejected (550 5.7.1)" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
+};
+
+static const struct conf_entry dmarc_table[] = {
+	{ "enforce_reject", E_BOOL, NULL, 0, 0, 0, NULL, FIELD(dmarc.enforce_reject), NULL,
+	  "reject mail whose DMARC policy says reject, whatever its score" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
+};
+
+static const struct conf_entry symbol_table[] = {
+	{ "weight", E_FLOAT, "0", 0, -100, 100, NULL, ELEM(struct hm_conf_symbol, weight), NULL,
+	  "the symbol's weight in the score" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
+};
+
+static const struct conf_entry dnsbl_table[] = {
+	{ "zone", E_CHECKED, "", 0, 0, 0, conv_domain, ELEM(struct hm_conf_dnsbl, zone), NULL,
+	  "the DNS blocklist zone to query" },
+	{ "weight", E_FLOAT, "0", 0, -100, 100, NULL, ELEM(struct hm_conf_dnsbl, weight), NULL,
+	  "weight when the client is listed (with a code not in codes)" },
+	{ "codes", E_LIST, "", 0, 0, 0, conv_dnsbl_code, ELEM(struct hm_conf_dnsbl, codes), NULL,
+	  "weights per answer, \"127.0.0.2=6\"" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
+};
+
+static const struct conf_entry rule_table[] = {
+	{ "header", E_STR, "", 0, 0, 0, NULL, ELEM(struct hm_conf_rule, header), NULL,
+	  "the header the rule matches (any occurrence); empty: a body rule" },
+	{ "body", E_BOOL, NULL, 0, 0, 0, NULL, ELEM(struct hm_conf_rule, body), NULL,
+	  "the rule matches the body, line by line" },
+	{ "regex", E_CHECKED, "", 0, 0, 0, conv_regex, ELEM(struct hm_conf_rule, regex), NULL,
+	  "a PCRE2 regular expression" },
+	{ "caseless", E_BOOL, NULL, 0, 0, 0, NULL, ELEM(struct hm_conf_rule, caseless), NULL,
+	  "match regardless of case" },
+	{ "weight", E_FLOAT, "0", 0, -100, 100, NULL, ELEM(struct hm_conf_rule, weight), NULL,
+	  "the rule's weight when it matches" },
 	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
 };
 
@@ -112,7 +176,22 @@ static const struct conf_entry root_table[] = {
 	{ "public_suffix_list", E_FILE, "/usr/share/publicsuffix/public_suffix_list.dat", 0, 0, 0,
 	  NULL, FIELD(public_suffix_list), NULL,
 	  "Public Suffix List, for DMARC's organizational domains" },
+	{ "local_names", E_LIST, "", 0, 0, 0, conv_domain, FIELD(local_names), NULL,
+	  "our own host names, which a client's HELO must not claim; empty: this host's name" },
+	{ "local_addresses", E_LIST, "", 0, 0, 0, conv_network, FIELD(local_addresses), NULL,
+	  "our own addresses (CIDR), which a client's HELO must not claim" },
 	{ "dns", E_SECTION, NULL, 0, 0, 0, NULL, 0, dns_table, "the resolver" },
+	{ "thresholds", E_SECTION, NULL, 0, 0, 0, NULL, 0, thresholds_table,
+	  "the server's default thresholds", 0, check_thresholds },
+	{ "dmarc", E_SECTION, NULL, 0, 0, 0, NULL, 0, dmarc_table, "DMARC" },
+	{ "symbol", E_MULTI, NULL, 0, 0, 0, NULL, FIELD(symbols), symbol_table,
+	  "a built-in symbol's weight", sizeof(struct hm_conf_symbol), check_symbol },
+	{ "dnsbl", E_MULTI, NULL, 0, 0, 0, NULL, FIELD(dnsbls), dnsbl_table,
+	  "a DNS blocklist; its title is the symbol it fires", sizeof(struct hm_conf_dnsbl),
+	  check_dnsbl },
+	{ "rule", E_MULTI, NULL, 0, 0, 0, NULL, FIELD(rules), rule_table,
+	  "a regular-expression rule; its title is the symbol it fires",
+	  sizeof(struct hm_conf_rule), check_rule },
 	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
 };
 
@@ -123,6 +202,113 @@ static int conv_network(const char *value, void *field, char *err, size_t errlen
 	struct hm_net net;
 
 	return hm_net_parse(value, &net, err, errlen);
+}
+
+static int conv_domain(const char *value, void *field, char *err, size_t errlen)
+{
+	if (*value && !hm_domain_valid(value)) {
+		snprintf(err, errlen, "\"%s\" is not a domain name", value);
+		return -1;
+	}
+	return 0;
+}
+
+static int conv_dnsbl_code(const char *value, void *field, char *err, size_t errlen)
+{
+	struct hm_dnsbl_code code;
+
+	return hm_dnsbl_code_parse(value, &code, err, errlen);
+}
+
+/* Compiled the way the rules are, so that -t finds every bad pattern. */
+static int conv_regex(const char *value, void *field, char *err, size_t errlen)
+{
+	struct hm_rule_def def = { .name = "regex", .target = HM_RULE_BODY, .pattern = value,
+				   .weight = 0 };
+	struct hm_rules *rules;
+
+	if (hm_rules_compile(&def, 1, &rules, err, errlen) < 0) {
+		/* "rule regex: pattern error ...": the option name says which. */
+		if (strncmp(err, "rule regex: ", 12) == 0)
+			memmove(err, err + 12, strlen(err + 12) + 1);
+		return -1;
+	}
+	hm_rules_free(&rules);
+	return 0;
+}
+
+/* A symbol name of the operator's: letters, digits and '_'. */
+static int check_symbol_name(const char *kind, const char *title, char *err, size_t errlen)
+{
+	size_t n = strlen(title);
+
+	if (n == 0 || n >= HM_SYM_NAME_MAX || strspn(title,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != n) {
+		snprintf(err, errlen, "%s \"%s\": the name must be 1 to %d letters, digits or '_'",
+			 kind, title, HM_SYM_NAME_MAX - 1);
+		return -1;
+	}
+	if (hm_sym_by_name(title) >= 0) {
+		snprintf(err, errlen, "%s \"%s\": the name of a built-in symbol", kind, title);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_thresholds(cfg_t *sec, char *err, size_t errlen)
+{
+	const char *tag = cfg_getstr(sec, "tag"), *reject = cfg_getstr(sec, "reject");
+	double t = tag ? strtod(tag, NULL) : HM_DEFAULT_TAG;
+	double r = reject ? strtod(reject, NULL) : HM_DEFAULT_REJECT;
+
+	if (t > r) {
+		snprintf(err, errlen, "thresholds: tag (%.2f) is above reject (%.2f)", t, r);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_symbol(cfg_t *sec, char *err, size_t errlen)
+{
+	if (hm_sym_by_name(cfg_title(sec)) < 0) {
+		snprintf(err, errlen, "symbol \"%s\": no such symbol (hosterra-milter -O lists them)",
+			 cfg_title(sec));
+		return -1;
+	}
+	return 0;
+}
+
+static int check_dnsbl(cfg_t *sec, char *err, size_t errlen)
+{
+	const char *zone = cfg_getstr(sec, "zone");
+
+	if (check_symbol_name("dnsbl", cfg_title(sec), err, errlen) < 0)
+		return -1;
+	if (zone == NULL || *zone == '\0') {
+		snprintf(err, errlen, "dnsbl \"%s\": no zone", cfg_title(sec));
+		return -1;
+	}
+	return 0;
+}
+
+static int check_rule(cfg_t *sec, char *err, size_t errlen)
+{
+	const char *header = cfg_getstr(sec, "header"), *regex = cfg_getstr(sec, "regex");
+	const char *body = cfg_getstr(sec, "body");
+	bool is_body = body && cfg_parse_boolean(body) == 1, has_header = header && *header;
+
+	if (check_symbol_name("rule", cfg_title(sec), err, errlen) < 0)
+		return -1;
+	if (is_body == has_header) {
+		snprintf(err, errlen, "rule \"%s\": give either header = \"Name\" or body = yes",
+			 cfg_title(sec));
+		return -1;
+	}
+	if (regex == NULL || *regex == '\0') {
+		snprintf(err, errlen, "rule \"%s\": no regex", cfg_title(sec));
+		return -1;
+	}
+	return 0;
 }
 
 /* "IP" or "IP@PORT", as libunbound takes a forwarder. */
@@ -274,9 +460,32 @@ static int convert_value(const struct conf_entry *e, const char *v, void *field,
 		if (e->convert)
 			return e->convert(v, field, err, errlen);
 		break;
+	case E_CHECKED:
+		if (e->convert(v, NULL, err, errlen) < 0)
+			return -1;
+		break;
+	case E_FLOAT: {
+		char *end;
+		double d;
+
+		errno = 0;
+		d = strtod(v, &end);
+		if (*v == '\0' || *end != '\0' || errno || !isfinite(d)) {
+			snprintf(err, errlen, "\"%s\" is not a number", v);
+			return -1;
+		}
+		if (d < (double)e->min || d > (double)e->max) {
+			snprintf(err, errlen, "%s is out of range (%ld to %ld)", v, e->min, e->max);
+			return -1;
+		}
+		if (field)
+			*(double *)field = d;
+		return 0;
+	}
 	case E_LIST:
 		return e->convert ? e->convert(v, NULL, err, errlen) : 0;
 	case E_SECTION:
+	case E_MULTI:
 		return 0;
 	}
 	if (field && (*(char **)field = strdup(v)) == NULL) {
@@ -293,7 +502,7 @@ static void free_opts(cfg_opt_t *opts, const struct conf_entry *table)
 	if (opts == NULL)
 		return;
 	for (size_t i = 0; table[i].name; i++)
-		if (table[i].type == E_SECTION)
+		if (table[i].type == E_SECTION || table[i].type == E_MULTI)
 			free_opts(opts[i].subopts, table[i].sub);
 	free(opts);
 }
@@ -320,6 +529,16 @@ static cfg_opt_t *build_opts(const struct conf_entry *table)
 				return NULL;
 			}
 			opts[i] = (cfg_opt_t)CFG_SEC(e->name, sub, CFGF_NONE);
+		} else if (e->type == E_MULTI) {
+			cfg_opt_t *sub = build_opts(e->sub);
+
+			if (sub == NULL) {
+				opts[i] = (cfg_opt_t)CFG_END();
+				free_opts(opts, table);
+				return NULL;
+			}
+			opts[i] = (cfg_opt_t)CFG_SEC(e->name, sub,
+						     CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES);
 		} else if (e->type == E_LIST) {
 			opts[i] = (cfg_opt_t)CFG_STR_LIST(e->name, NULL, CFGF_NODEFAULT);
 		} else {
@@ -420,7 +639,7 @@ static const struct conf_entry *find_table(const struct conf_entry *table,
 	if (strcmp(section, "root") == 0)
 		return root_table;
 	for (size_t i = 0; table[i].name; i++) {
-		if (table[i].type != E_SECTION)
+		if (table[i].type != E_SECTION && table[i].type != E_MULTI)
 			continue;
 		if (strcmp(table[i].name, section) == 0)
 			return table[i].sub;
@@ -451,6 +670,13 @@ static int validate_value(cfg_t *cfg, cfg_opt_t *opt)
 
 	if (e == NULL || opt->nvalues == 0)
 		return 0;
+	if (e->type == E_MULTI || e->type == E_SECTION) {
+		cfg_t *sec = cfg_opt_getnsec(opt, opt->nvalues - 1);
+
+		if (sec && e->check && e->check(sec, err, sizeof(err)) < 0)
+			add_error(current_load, (unsigned)cfg->line, "%s", err);
+		return 0;
+	}
 	/* For a list, libconfuse calls this as each item is added and once
 	 * more at the end of the list: check each item once. */
 	if (e->type == E_LIST) {
@@ -472,10 +698,16 @@ static void set_validators(cfg_t *cfg, const struct conf_entry *table, const cha
 
 	for (size_t i = 0; table[i].name; i++) {
 		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "|" : "", table[i].name);
-		if (table[i].type == E_SECTION)
+		if (table[i].type == E_SECTION) {
 			set_validators(cfg, table[i].sub, path);
-		else
+			if (table[i].check)
+				cfg_set_validate_func(cfg, path, validate_value);
+		} else if (table[i].type == E_MULTI) {
+			set_validators(cfg, table[i].sub, path);
 			cfg_set_validate_func(cfg, path, validate_value);
+		} else {
+			cfg_set_validate_func(cfg, path, validate_value);
+		}
 	}
 }
 
@@ -688,7 +920,7 @@ static void find_unknown(struct load_state *st, char *buf, size_t len)
 					return;
 				break;
 			}
-			if (e->type != E_SECTION || depth + 1 >= SCAN_MAX_DEPTH)
+			if ((e->type != E_SECTION && e->type != E_MULTI) || depth + 1 >= SCAN_MAX_DEPTH)
 				return;
 			depth++;
 			tables[depth] = e->sub;
@@ -756,6 +988,27 @@ static int copy_values(struct load_state *st, cfg_t *cfg, const struct conf_entr
 				return -1;
 			continue;
 		}
+		if (e->type == E_MULTI) {
+			struct hm_conf_array *a = field;
+			unsigned n = cfg ? cfg_size(cfg, e->name) : 0;
+
+			if (n && (a->items = calloc(n, e->elem_size)) == NULL) {
+				add_error(st, 0, "out of memory");
+				return -1;
+			}
+			for (unsigned k = 0; k < n; k++) {
+				cfg_t *sec = cfg_getnsec(cfg, e->name, k);
+				char *elem = (char *)a->items + k * e->elem_size;
+
+				a->count++;
+				if ((*(char **)elem = strdup(cfg_title(sec))) == NULL ||
+				    copy_values(st, sec, e->sub, elem) < 0) {
+					add_error(st, 0, "out of memory");
+					return -1;
+				}
+			}
+			continue;
+		}
 		if (e->type == E_LIST) {
 			if (copy_list(cfg, e, field) < 0) {
 				add_error(st, 0, "out of memory");
@@ -764,6 +1017,10 @@ static int copy_values(struct load_state *st, cfg_t *cfg, const struct conf_entr
 			continue;
 		}
 		const char *v = cfg ? cfg_getstr(cfg, e->name) : NULL;
+		if (v == NULL && e->type == E_FLOAT) {
+			*(double *)field = strtod(e->def_str, NULL);
+			continue;
+		}
 		if (v == NULL && (e->type == E_INT || e->type == E_BOOL)) {
 			if (e->type == E_INT)
 				*(long *)field = e->def_int;
@@ -786,7 +1043,8 @@ static void free_values(const struct conf_entry *table, char *base)
 	for (size_t i = 0; table[i].name; i++) {
 		const struct conf_entry *e = &table[i];
 
-		if ((e->type == E_STR && e->convert == NULL) || e->type == E_FILE) {
+		if ((e->type == E_STR && e->convert == NULL) || e->type == E_FILE ||
+		    e->type == E_CHECKED) {
 			free(*(char **)(base + e->offset));
 			*(char **)(base + e->offset) = NULL;
 		} else if (e->type == E_LIST) {
@@ -799,6 +1057,18 @@ static void free_values(const struct conf_entry *table, char *base)
 			l->count = 0;
 		} else if (e->type == E_SECTION) {
 			free_values(e->sub, base + e->offset);
+		} else if (e->type == E_MULTI) {
+			struct hm_conf_array *a = (struct hm_conf_array *)(base + e->offset);
+
+			for (size_t k = 0; k < a->count; k++) {
+				char *elem = (char *)a->items + k * e->elem_size;
+
+				free(*(char **)elem);
+				free_values(e->sub, elem);
+			}
+			free(a->items);
+			a->items = NULL;
+			a->count = 0;
 		}
 	}
 }
@@ -809,19 +1079,86 @@ static void conf_free(struct hm_conf *c)
 		return;
 	hm_engine_free(&c->engine);
 	hm_netlist_free(&c->internal);
+	hm_netlist_free(&c->local_addrs);
+	hm_rules_free(&c->compiled_rules);
+	for (size_t i = 0; c->dnsbl_zones && i < c->dnsbls.count; i++)
+		free(c->dnsbl_zones[i].codes);
+	free(c->dnsbl_zones);
 	free_values(root_table, (char *)c);
 	free(c->path);
 	free(c);
 }
 
-/* Values derived from the file's, or from the environment. */
-static int fill_derived(struct hm_conf *c)
+/* The DNSBL zones as the client checks take them. */
+static int fill_dnsbls(struct hm_conf *c, char *err, size_t errlen)
 {
-	char err[256];
+	const struct hm_conf_dnsbl *d = c->dnsbls.items;
 
+	if (c->dnsbls.count == 0)
+		return 0;
+	if ((c->dnsbl_zones = calloc(c->dnsbls.count, sizeof(*c->dnsbl_zones))) == NULL)
+		return -1;
+	for (size_t i = 0; i < c->dnsbls.count; i++) {
+		struct hm_dnsbl_zone *z = &c->dnsbl_zones[i];
+
+		z->name = d[i].title;
+		z->zone = d[i].zone;
+		z->weight = d[i].weight;
+		if (d[i].codes.count &&
+		    (z->codes = calloc(d[i].codes.count, sizeof(*z->codes))) == NULL)
+			return -1;
+		for (size_t k = 0; k < d[i].codes.count; k++)
+			if (hm_dnsbl_code_parse(d[i].codes.items[k], &z->codes[z->ncodes++], err,
+						errlen) < 0)
+				return -1;
+	}
+	c->client.zones = c->dnsbl_zones;
+	c->client.nzones = c->dnsbls.count;
+	return 0;
+}
+
+static int compile_rules(struct hm_conf *c, char *err, size_t errlen)
+{
+	const struct hm_conf_rule *r = c->rules.items;
+	struct hm_rule_def *defs;
+	int rc;
+
+	if (c->rules.count == 0)
+		return 0;
+	if ((defs = calloc(c->rules.count, sizeof(*defs))) == NULL)
+		return -1;
+	for (size_t i = 0; i < c->rules.count; i++)
+		defs[i] = (struct hm_rule_def){
+			.name = r[i].title,
+			.target = r[i].body ? HM_RULE_BODY : HM_RULE_HEADER,
+			.header = r[i].header,
+			.pattern = r[i].regex,
+			.weight = r[i].weight,
+			.caseless = r[i].caseless != 0,
+		};
+	rc = hm_rules_compile(defs, c->rules.count, &c->compiled_rules, err, errlen);
+	free(defs);
+	return rc;
+}
+
+/*
+ * Values derived from the file's, or from the environment.  Errors are
+ * recorded in st; -1 means out of memory (or an error recorded).
+ */
+static int fill_derived(struct load_state *st, struct hm_conf *c)
+{
+	const struct hm_conf_symbol *sym = c->symbols.items;
+	char err[512] = "";
+
+	hm_weights_default(&c->weights);
+	for (size_t i = 0; i < c->symbols.count; i++)
+		c->weights.w[hm_sym_by_name(sym[i].title)] = sym[i].weight;
 	for (size_t i = 0; i < c->internal_networks.count; i++)
 		if (hm_netlist_add(&c->internal, c->internal_networks.items[i], err, sizeof(err)) < 0)
 			return -1;	/* checked while parsing: out of memory */
+	for (size_t i = 0; i < c->local_addresses.count; i++)
+		if (hm_netlist_add(&c->local_addrs, c->local_addresses.items[i], err, sizeof(err)) < 0)
+			return -1;
 	if (c->authserv_id[0] == '\0') {
 		char host[256];
 
@@ -831,6 +1168,18 @@ static int fill_derived(struct hm_conf *c)
 		free(c->authserv_id);
 		if ((c->authserv_id = strdup(host)) == NULL)
 			return -1;
+	}
+	/* HELO must not claim our names: the configured ones, else ours. */
+	c->client.our_names = (const char *const *)c->local_names.items;
+	c->client.nour_names = c->local_names.count;
+	if (c->local_names.count == 0) {
+		c->client.our_names = (const char *const *)&c->authserv_id;
+		c->client.nour_names = 1;
+	}
+	c->client.our_addrs = &c->local_addrs;
+	if (fill_dnsbls(c, err, sizeof(err)) < 0 || compile_rules(c, err, sizeof(err)) < 0) {
+		add_error(st, 0, "%s", err[0] ? err : "out of memory");
+		return -1;
 	}
 	return 0;
 }
@@ -939,7 +1288,8 @@ struct hm_conf *hm_conf_load(const char *path, hm_conf_report_fn *report, void *
 		c = calloc(1, sizeof(*c));
 		if (c == NULL || (c->path = strdup(path)) == NULL) {
 			st.oom = 1;
-		} else if (copy_values(&st, cfg, root_table, (char *)c) < 0 || fill_derived(c) < 0) {
+		} else if (copy_values(&st, cfg, root_table, (char *)c) < 0 ||
+			   fill_derived(&st, c) < 0) {
 			if (st.nerrors == 0)
 				st.oom = 1;
 		} else {
@@ -997,6 +1347,7 @@ static void describe_table(FILE *out, const struct conf_entry *table, const char
 		snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "", e->name);
 		switch (e->type) {
 		case E_STR:
+		case E_CHECKED:
 			fprintf(out, "%s\tstring\t\"%s\"\t%s\n", name, e->def_str, e->help);
 			break;
 		case E_FILE:
@@ -1012,6 +1363,17 @@ static void describe_table(FILE *out, const struct conf_entry *table, const char
 		case E_LIST:
 			fprintf(out, "%s\tlist\t{%s}\t%s\n", name, e->def_str, e->help);
 			break;
+		case E_FLOAT:
+			fprintf(out, "%s\tnumber %ld..%ld\t%s\t%s\n", name, e->min, e->max,
+				e->def_str, e->help);
+			break;
+		case E_MULTI: {
+			char multi[300];
+
+			snprintf(multi, sizeof(multi), "%s.NAME", name);
+			describe_table(out, e->sub, multi);
+			break;
+		}
 		case E_SECTION:
 			describe_table(out, e->sub, name);
 			break;
@@ -1022,6 +1384,10 @@ static void describe_table(FILE *out, const struct conf_entry *table, const char
 void hm_conf_describe(FILE *out)
 {
 	describe_table(out, root_table, "");
+	/* The built-in symbols a "symbol NAME { weight = ... }" may name. */
+	for (int i = 0; i < HM_SYM_COUNT; i++)
+		fprintf(out, "symbol.%s.weight\tnumber -100..100\t%.2f\t%s\n", hm_symdefs[i].name,
+			hm_symdefs[i].weight, hm_symdefs[i].help);
 }
 
 /* --- the running snapshot --------------------------------------------- */

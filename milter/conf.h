@@ -21,7 +21,10 @@
 #include <stdio.h>
 
 #include "milter/listen.h"
+#include "scoring/client.h"
 #include "scoring/netlist.h"
+#include "scoring/rules.h"
+#include "scoring/symbols.h"
 
 struct hm_engine;
 
@@ -29,6 +32,33 @@ struct hm_engine;
 struct hm_conf_list {
 	char **items;
 	size_t count;
+};
+
+/* Titled sections ("symbol NAME { }"): an array of one struct per section. */
+struct hm_conf_array {
+	void *items;
+	size_t count;
+};
+
+struct hm_conf_symbol {
+	char *title;			/* a built-in symbol's name */
+	double weight;
+};
+
+struct hm_conf_dnsbl {
+	char *title;			/* the symbol it fires */
+	char *zone;
+	double weight;
+	struct hm_conf_list codes;	/* "127.0.0.2=6" */
+};
+
+struct hm_conf_rule {
+	char *title;			/* the symbol it fires */
+	char *header;			/* "" for a body rule */
+	int body;
+	char *regex;
+	int caseless;
+	double weight;
 };
 
 struct hm_conf {
@@ -52,6 +82,25 @@ struct hm_conf {
 		struct hm_conf_list nameservers;	/* IP or IP@PORT; empty: resolv.conf */
 		long timeout;		/* seconds */
 	} dns;
+
+	struct hm_conf_list local_names;	/* domains */
+	struct hm_conf_list local_addresses;	/* CIDR */
+	struct {
+		double tag, reject;
+	} thresholds;
+	struct {
+		int enforce_reject;
+	} dmarc;
+	struct hm_conf_array symbols;	/* struct hm_conf_symbol */
+	struct hm_conf_array dnsbls;	/* struct hm_conf_dnsbl */
+	struct hm_conf_array rules;	/* struct hm_conf_rule */
+
+	/* Derived from the above at load. */
+	struct hm_weights weights;	/* defaults changed by symbol sections */
+	struct hm_netlist local_addrs;	/* local_addresses, parsed */
+	struct hm_dnsbl_zone *dnsbl_zones;	/* dnsbls, as the client checks take them */
+	struct hm_client_conf client;	/* what the client checks need */
+	struct hm_rules *compiled_rules;	/* rules, compiled; NULL if none */
 
 	struct hm_engine *engine;	/* the checkers, see hm_conf_build_engine() */
 };

@@ -30,6 +30,8 @@ void hm_conn_free(struct hm_conn **connp)
 	if (conn == NULL)
 		return;
 	hm_msg_free(&conn->msg);
+	hm_client_check_free(&conn->client);
+	hm_conf_release(&conn->client_conf);
 	hm_conf_release(&conn->conf);
 	free(conn);
 	*connp = NULL;

@@ -33,6 +33,8 @@ struct hm_msg {
 	bool outbound;			/* authenticated or internal: not judged */
 	struct hm_scan *scan;		/* the checks in progress; NULL if outbound */
 	struct hm_scan_result *result;	/* filled at end of message */
+	int outcome;			/* enum hm_outcome, once decided */
+	bool decided;
 };
 
 struct hm_conn {
@@ -42,6 +44,8 @@ struct hm_conn {
 	char host[256];			/* client host name as the MTA gave it */
 	char helo[256];
 	bool ip_client;			/* family AF_INET or AF_INET6: IP checks apply */
+	struct hm_client_check *client;	/* DNSBL, rDNS, HELO; NULL for local clients */
+	struct hm_conf *client_conf;	/* the snapshot the client checks started with */
 	bool leading_space;		/* header values arrive with their leading space */
 	struct hm_msg *msg;
 	unsigned long messages;		/* transactions begun on this connection */

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,6 +36,7 @@
 #include "milter/daemon.h"
 #include "milter/listen.h"
 #include "milter/log.h"
+#include "milter/scanmode.h"
 
 #ifndef HM_DEFAULT_CONF
 #define HM_DEFAULT_CONF "/etc/hosterra-milter/hosterra-milter.conf"
@@ -46,12 +48,22 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: hosterra-milter [-c FILE] [-f] [-t] [-O] [-V] [-h]\n"
+		"       hosterra-milter [-c FILE] --scan FILE [--client-ip IP] [--helo NAME]\n"
+		"                       [--from ADDR] [--rcpt ADDR]... [--outbound] [--json]\n"
 		"  -c FILE  configuration file (default %s)\n"
 		"  -f       stay in the foreground and log to stderr\n"
 		"  -t       check the configuration and exit (0: OK, 1: errors)\n"
 		"  -O       list every configuration option with its default and exit\n"
 		"  -V       print the version and exit\n"
-		"  -h       print this help and exit\n",
+		"  -h       print this help and exit\n"
+		"  --scan FILE       run the milter's checks on a message file (\"-\": stdin)\n"
+		"                    and print symbols, score, outcome and header edits\n"
+		"  --client-ip IP    the SMTP client (default: a local client, no IP checks)\n"
+		"  --helo NAME       its HELO name\n"
+		"  --from ADDR       MAIL FROM (default: the null sender)\n"
+		"  --rcpt ADDR       a recipient, repeatable\n"
+		"  --outbound        as authenticated submission: not judged\n"
+		"  --json            machine-readable output\n",
 		HM_DEFAULT_CONF);
 }
 
@@ -253,8 +265,37 @@ int main(int argc, char **argv)
 	struct hm_conf *conf;
 	char err[512] = "";
 
-	while ((opt = getopt(argc, argv, "c:ftOVh")) != -1) {
+	static const struct option longopts[] = {
+		{ "scan", required_argument, NULL, 'S' },
+		{ "client-ip", required_argument, NULL, 'I' },
+		{ "helo", required_argument, NULL, 'H' },
+		{ "from", required_argument, NULL, 'F' },
+		{ "rcpt", required_argument, NULL, 'R' },
+		{ "outbound", no_argument, NULL, 'B' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct hm_scanmode_args scan = { 0 };
+	const char *rcpts[HM_MAX_RCPTS];
+
+	scan.rcpts = rcpts;
+	while ((opt = getopt_long(argc, argv, "c:ftOVh", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'S': scan.file = optarg; break;
+		case 'I': scan.client_ip = optarg; break;
+		case 'H': scan.helo = optarg; break;
+		case 'F': scan.mail_from = optarg; break;
+		case 'R':
+			if (scan.nrcpts == HM_MAX_RCPTS) {
+				fprintf(stderr, "hosterra-milter: too many --rcpt\n");
+				return 1;
+			}
+			rcpts[scan.nrcpts++] = optarg;
+			break;
+		case 'B': scan.outbound = true; break;
+		case 'J': scan.json = true; break;
 		case 'c': conf_path = optarg; break;
 		case 'f': foreground = 1; break;
 		case 't': test_only = 1; break;
@@ -270,7 +311,26 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	if (!scan.file && (scan.client_ip || scan.helo || scan.mail_from || scan.nrcpts ||
+			   scan.outbound || scan.json)) {
+		fprintf(stderr, "hosterra-milter: --client-ip, --helo, --from, --rcpt, --outbound "
+			"and --json go with --scan\n");
+		return 1;
+	}
 	conf = hm_conf_load(conf_path, report_to_stderr, NULL);
+	if (scan.file) {
+		if (conf == NULL)
+			return 1;
+		if (hm_conf_build_engine(conf, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: %s\n", conf_path, err);
+			hm_conf_release(&conf);
+			return 1;
+		}
+		hm_log_set_level(HM_LOG_ERR);	/* the report is the output */
+		status = hm_scanmode_run(conf, &scan, stdout);
+		hm_conf_release(&conf);
+		return status;
+	}
 	if (test_only) {
 		/* Also build the checkers: the resolver set-up and the Public
 		 * Suffix List are part of a valid configuration. */

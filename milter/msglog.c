@@ -67,6 +67,12 @@ void hm_msglog_write(const struct hm_conn *conn, const char *queue_id, const cha
 		add(&l, " dmarc=%s", hm_dmarc_result_name(r->dmarc.result));
 		if (r->dmarc.from_domain[0])
 			add(&l, "(%s)", hm_log_escape(a, sizeof(a), r->dmarc.from_domain));
+		add(&l, " score=%.2f symbols=", r->score);
+		for (size_t i = 0; i < r->symbols.count; i++)
+			add(&l, "%s%s(%.2f)", i ? "," : "", r->symbols.fired[i].name,
+			    r->symbols.fired[i].weight);
+		if (r->symbols.count == 0)
+			add(&l, "-");
 	}
 	add(&l, " size=%llu action=%s elapsed_ms=%ld", msg->header_bytes + msg->body_bytes,
 	    action, hm_msg_elapsed_ms(msg));

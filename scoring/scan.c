@@ -15,6 +15,9 @@
 
 struct hm_scan {
 	struct hm_engine *engine;
+	struct hm_scan_opts opts;
+	struct hm_msgcheck msgcheck;
+	struct hm_rules_match *rules;	/* NULL without rules */
 	char *client_ip, *helo, *mail_from;
 	struct hm_dkim_verify *dkim;
 	struct hm_from_list from;
@@ -26,15 +29,21 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-struct hm_scan *hm_scan_begin(struct hm_engine *engine, const struct hm_envelope *env,
-			      const char *id)
+struct hm_scan *hm_scan_begin(struct hm_engine *engine, const struct hm_scan_opts *opts,
+			      const struct hm_envelope *env, const char *id)
 {
 	struct hm_scan *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)
 		return NULL;
 	s->engine = engine;
+	s->opts = *opts;
 	hm_from_init(&s->from);
+	hm_msgcheck_init(&s->msgcheck);
+	if (opts->rules && (s->rules = hm_rules_begin(opts->rules)) == NULL) {
+		hm_scan_free(&s);
+		return NULL;
+	}
 	if ((env->client_ip && (s->client_ip = strdup(env->client_ip)) == NULL) ||
 	    (env->helo && (s->helo = dup_or_null(env->helo)) == NULL) ||
 	    (env->mail_from && (s->mail_from = dup_or_null(env->mail_from)) == NULL) ||
@@ -55,6 +64,9 @@ int hm_scan_header(struct hm_scan *s, const char *name, const char *value)
 	}
 	/* A header the verifier cannot take only fails the signatures over it. */
 	(void)hm_dkim_verify_header(s->dkim, name, value);
+	hm_msgcheck_header(&s->msgcheck, name, value);
+	if (s->rules)
+		hm_rules_header(s->rules, name, value);
 	return 0;
 }
 
@@ -69,7 +81,66 @@ int hm_scan_body(struct hm_scan *s, const unsigned char *chunk, size_t len)
 {
 	if (!s->dkim_failed && hm_dkim_verify_body(s->dkim, chunk, len) < 0)
 		s->dkim_failed = true;
+	if (s->rules)
+		hm_rules_body(s->rules, chunk, len);
 	return 0;
+}
+
+/* The authentication results as symbols. */
+static void auth_symbols(struct hm_scan_result *r, const struct hm_weights *w)
+{
+	static const enum hm_sym spf_sym[] = {
+		[HM_SPF_NONE] = HM_SYM_SPF_NONE, [HM_SPF_NEUTRAL] = HM_SYM_SPF_NEUTRAL,
+		[HM_SPF_PASS] = HM_SYM_SPF_PASS, [HM_SPF_FAIL] = HM_SYM_SPF_FAIL,
+		[HM_SPF_SOFTFAIL] = HM_SYM_SPF_SOFTFAIL, [HM_SPF_TEMPERROR] = HM_SYM_SPF_TEMPERROR,
+		[HM_SPF_PERMERROR] = HM_SYM_SPF_PERMERROR,
+	};
+	const struct hm_dkim_sig *detail = NULL;
+	enum hm_sym dkim = HM_SYM_DKIM_NONE;
+
+	if (r->spf_checked && (unsigned)r->spf.result < sizeof(spf_sym) / sizeof(spf_sym[0]))
+		hm_symbols_fire(&r->symbols, w, spf_sym[r->spf.result], r->spf.domain);
+
+	/* One DKIM symbol: a valid signature wins, then a temporary error (it
+	 * may verify later), then a failed one, then an unusable one. */
+	for (int rank = 0; rank < 4 && detail == NULL; rank++)
+		for (size_t i = 0; i < r->dkim.nsigs && detail == NULL; i++) {
+			enum hm_dkim_result res = r->dkim.sigs[i].result;
+			static const enum hm_sym by_rank[] = { HM_SYM_DKIM_VALID, HM_SYM_DKIM_TEMPERROR,
+				HM_SYM_DKIM_INVALID, HM_SYM_DKIM_PERMERROR };
+			bool hit = (rank == 0 && res == HM_DKIM_PASS) ||
+				   (rank == 1 && res == HM_DKIM_TEMPERROR) ||
+				   (rank == 2 && (res == HM_DKIM_FAIL || res == HM_DKIM_POLICY)) ||
+				   (rank == 3 && (res == HM_DKIM_PERMERROR || res == HM_DKIM_NEUTRAL));
+			if (hit) {
+				detail = &r->dkim.sigs[i];
+				dkim = by_rank[rank];
+			}
+		}
+	hm_symbols_fire(&r->symbols, w, dkim, detail ? detail->domain : NULL);
+
+	switch (r->dmarc.result) {
+	case HM_DMARC_PASS:
+		hm_symbols_fire(&r->symbols, w, HM_SYM_DMARC_PASS, r->dmarc.from_domain);
+		break;
+	case HM_DMARC_FAIL:
+		/* What the domain asks for this message (after pct=). */
+		hm_symbols_fire(&r->symbols, w,
+				r->dmarc.disposition == HM_DMARC_POLICY_REJECT ? HM_SYM_DMARC_FAIL_REJECT :
+				r->dmarc.disposition == HM_DMARC_POLICY_QUARANTINE ?
+				HM_SYM_DMARC_FAIL_QUARANTINE : HM_SYM_DMARC_FAIL_NONE,
+				r->dmarc.from_domain);
+		break;
+	case HM_DMARC_NONE:
+		hm_symbols_fire(&r->symbols, w, HM_SYM_DMARC_NONE, r->dmarc.from_domain);
+		break;
+	case HM_DMARC_TEMPERROR:
+		hm_symbols_fire(&r->symbols, w, HM_SYM_DMARC_TEMPERROR, r->dmarc.from_domain);
+		break;
+	case HM_DMARC_PERMERROR:
+		hm_symbols_fire(&r->symbols, w, HM_SYM_DMARC_PERMERROR, r->dmarc.reason);
+		break;
+	}
 }
 
 int hm_scan_finish(struct hm_scan *s, struct hm_scan_result *r)
@@ -87,7 +158,23 @@ int hm_scan_finish(struct hm_scan *s, struct hm_scan_result *r)
 	if (hm_dmarc_check(s->engine->dmarc, s->client_ip, &s->from,
 			   r->spf_checked ? &r->spf : NULL, &r->dkim, &r->dmarc) < 0)
 		return -1;
+	auth_symbols(r, s->opts.weights);
+	hm_msgcheck_finish(&s->msgcheck, &s->from, s->opts.now ? s->opts.now : time(NULL),
+			   s->opts.weights, &r->symbols);
+	if (s->rules)
+		hm_rules_finish(s->rules, &r->symbols);
+	r->score = hm_symbols_score(&r->symbols);
 	return 0;
+}
+
+void hm_scan_result_add(struct hm_scan_result *r, const struct hm_symbols *more)
+{
+	for (size_t i = 0; i < more->count; i++)
+		hm_symbols_add(&r->symbols, more->fired[i].name, more->fired[i].weight,
+			       more->fired[i].detail);
+	r->symbols.dropped += more->dropped;
+	r->symbols.dropped_weight += more->dropped_weight;
+	r->score = hm_symbols_score(&r->symbols);
 }
 
 void hm_scan_free(struct hm_scan **sp)
@@ -97,6 +184,7 @@ void hm_scan_free(struct hm_scan **sp)
 	if (s == NULL)
 		return;
 	hm_dkim_verify_free(&s->dkim);
+	hm_rules_free_match(&s->rules);
 	free(s->client_ip);
 	free(s->helo);
 	free(s->mail_from);

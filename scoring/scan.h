@@ -3,8 +3,11 @@
  *
  * The milter callbacks (and the scan mode) feed a message to a struct
  * hm_scan in SMTP order; hm_scan_finish() runs what is left (SPF, the DKIM
- * verdicts, DMARC) and fills a struct hm_scan_result.  The body is streamed
- * into the DKIM verifier, never kept.
+ * verdicts, DMARC, the header checks and the operator's rules), turns every
+ * finding into symbols and fills a struct hm_scan_result with them and the
+ * score.  The body is streamed into the DKIM verifier and the body rules,
+ * never kept.  The connection-level checks (DNSBL, rDNS, HELO) belong to
+ * the connection: their symbols are added by the caller (hm_client_check).
  *
  *	s = hm_scan_begin(engine, &envelope, queue_id);
  *	hm_scan_header(s, name, value);		each header, in order
@@ -21,8 +24,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <time.h>
+
 #include "scoring/address.h"
 #include "scoring/engine.h"
+#include "scoring/msgcheck.h"
+#include "scoring/rules.h"
+#include "scoring/symbols.h"
 #include "scoring/results.h"
 #include "scoring/strbuf.h"
 
@@ -39,21 +47,36 @@ struct hm_scan_result {
 	size_t dkim_ignored;		/* signatures past HM_DKIM_MAX_SIGS */
 	struct hm_dmarc_outcome dmarc;
 	struct hm_from_list from;	/* the From header addresses */
+	struct hm_symbols symbols;	/* every symbol fired */
+	double score;			/* their sum */
+};
+
+/* What a scan is judged with; shared and read-only. */
+struct hm_scan_opts {
+	const struct hm_weights *weights;
+	const struct hm_rules *rules;	/* NULL: no operator rules */
+	time_t now;			/* to judge Date against; 0: the clock */
 };
 
 struct hm_scan;
 
 /* A new message (the envelope strings are copied); NULL: out of memory. */
-struct hm_scan *hm_scan_begin(struct hm_engine *engine, const struct hm_envelope *env,
-			      const char *id);
+struct hm_scan *hm_scan_begin(struct hm_engine *engine, const struct hm_scan_opts *opts,
+			      const struct hm_envelope *env, const char *id);
 
 /* Each returns 0, or -1 on an internal failure (out of memory). */
 int hm_scan_header(struct hm_scan *s, const char *name, const char *value);
 int hm_scan_eoh(struct hm_scan *s);
 int hm_scan_body(struct hm_scan *s, const unsigned char *chunk, size_t len);
 
-/* Run the remaining checks and fill *r.  0, or -1 on an internal failure. */
+/*
+ * Run the remaining checks and fill *r, symbols and score included.  0, or
+ * -1 on an internal failure.
+ */
 int hm_scan_finish(struct hm_scan *s, struct hm_scan_result *r);
+
+/* Add a symbol list (the client checks') to a result, and score again. */
+void hm_scan_result_add(struct hm_scan_result *r, const struct hm_symbols *more);
 
 void hm_scan_free(struct hm_scan **s);
 

@@ -1,0 +1,396 @@
+/*
+ * scanmode.c - the milter's pipeline on a message file, with a report.
+ *
+ * The file is read the way the MTA hands a message to the milter: header
+ * fields one by one (the value is everything after the colon, leading
+ * space and folded lines included), then the body as CRLF text in chunks.
+ * Nothing is kept but the current header field (bounded).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "milter/headers.h"
+#include "milter/scanmode.h"
+#include "milter/verdict.h"
+#include "scoring/client.h"
+#include "scoring/scan.h"
+
+#define FIELD_MAX (256 * 1024)		/* one header field, folded lines included */
+
+struct feeder {
+	struct hm_scan *scan;
+	struct hm_header_track track;
+	const char *authserv_id;
+	struct hm_strbuf field;		/* the header field being read */
+	bool in_body;
+	int error;
+};
+
+/* Hand one complete header field ("Name: value...") to the checks. */
+static void flush_field(struct feeder *f)
+{
+	char *text = f->field.s, *colon;
+
+	if (f->field.len == 0)
+		return;
+	colon = strchr(text, ':');
+	if (colon == NULL || colon == text) {
+		fprintf(stderr, "hosterra-milter: ignoring a header line without a name: %.60s\n", text);
+	} else {
+		char *end = colon;
+
+		*colon = '\0';
+		while (end > text && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';	/* as Postfix: no space before the colon */
+		if (hm_header_track_seen(&f->track, text) < 0)
+			f->error = ENOMEM;
+		if (strcasecmp(text, "Authentication-Results") == 0)
+			hm_header_track_authres(&f->track, colon + 1, f->authserv_id);
+		if (f->scan && hm_scan_header(f->scan, text, colon + 1) < 0)
+			f->error = ENOMEM;
+	}
+	hm_strbuf_free(&f->field);
+}
+
+/* Feed one line of the header section (without its line end). */
+static void header_line(struct feeder *f, const char *line, size_t len)
+{
+	if (len == 0) {			/* the empty line: end of headers */
+		flush_field(f);
+		f->in_body = true;
+		if (f->scan && hm_scan_eoh(f->scan) < 0)
+			f->error = ENOMEM;
+		return;
+	}
+	if (line[0] == ' ' || line[0] == '\t') {
+		/* A folded line: joined with CRLF, as the message has it. */
+		if (f->field.len == 0) {
+			fprintf(stderr, "hosterra-milter: ignoring a continuation line before any header\n");
+			return;
+		}
+		hm_strbuf_add(&f->field, "\r\n", 2);
+	} else {
+		flush_field(f);
+	}
+	if (hm_strbuf_add(&f->field, line, len) < 0 && f->field.len == 0)
+		f->error = ENOMEM;
+	if (f->field.failed) {
+		fprintf(stderr, "hosterra-milter: a header field longer than %d bytes\n", FIELD_MAX);
+		f->error = E2BIG;
+	}
+}
+
+static void body_bytes(struct feeder *f, const unsigned char *p, size_t n)
+{
+	if (f->scan && n && hm_scan_body(f->scan, p, n) < 0)
+		f->error = ENOMEM;
+}
+
+/* The body in blocks, bare LF turned into CRLF as the MTA sends it. */
+static void feed_body(struct feeder *f, FILE *in)
+{
+	static const size_t block = 65536;
+	unsigned char *buf = malloc(block), *out = malloc(2 * block);
+	bool prev_cr = false;
+	size_t n;
+
+	if (buf == NULL || out == NULL) {
+		f->error = ENOMEM;
+		goto done;
+	}
+	while (!f->error && (n = fread(buf, 1, block, in)) > 0) {
+		size_t o = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			if (buf[i] == '\n' && !prev_cr)
+				out[o++] = '\r';
+			out[o++] = buf[i];
+			prev_cr = buf[i] == '\r';
+		}
+		body_bytes(f, out, o);
+	}
+done:
+	free(buf);
+	free(out);
+}
+
+static int feed_file(struct feeder *f, FILE *in)
+{
+	struct hm_strbuf line;
+	int c;
+
+	hm_strbuf_init(&line, FIELD_MAX);
+	hm_strbuf_init(&f->field, FIELD_MAX);
+	/* The header section, line by line. */
+	while (!f->in_body && !f->error && (c = getc(in)) != EOF) {
+		char ch = (char)c;
+
+		if (c != '\n') {
+			if (hm_strbuf_add(&line, &ch, 1) < 0) {
+				fprintf(stderr, "hosterra-milter: a header line longer than %d bytes\n",
+					FIELD_MAX);
+				f->error = E2BIG;
+			}
+			continue;
+		}
+		size_t len = line.len;
+		if (len && line.s[len - 1] == '\r')
+			len--;
+		header_line(f, line.s ? line.s : "", len);
+		hm_strbuf_free(&line);
+	}
+	if (!f->error && !f->in_body) {
+		/* A message without a body: the headers still end. */
+		if (line.len)
+			header_line(f, line.s, line.len);
+		header_line(f, "", 0);
+	}
+	hm_strbuf_free(&line);
+	hm_strbuf_free(&f->field);
+	if (!f->error)
+		feed_body(f, in);
+	if (ferror(in)) {
+		fprintf(stderr, "hosterra-milter: reading the message: %s\n", strerror(errno));
+		return -1;
+	}
+	return f->error ? -1 : 0;
+}
+
+/* --- output -------------------------------------------------------------- */
+
+static void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", out);
+		else if (c == '\r')
+			fputs("\\r", out);
+		else if (c == '\t')
+			fputs("\\t", out);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+struct removed {
+	char list[4096];
+	size_t len;
+	FILE *out;
+	bool json;
+	int count;
+};
+
+static int note_removed(const char *name, unsigned index, void *arg)
+{
+	struct removed *r = arg;
+
+	if (r->json) {
+		fprintf(r->out, "%s{\"name\":", r->count ? "," : "");
+		json_string(r->out, name);
+		fprintf(r->out, ",\"index\":%u}", index);
+	} else {
+		fprintf(r->out, "  - %s #%u\n", name, index);
+	}
+	r->count++;
+	return 0;
+}
+
+static void print_text(FILE *out, const struct hm_scanmode_args *a, const struct hm_scan_result *r,
+		       const struct hm_verdict *v, const struct hm_header_add *h, size_t nh,
+		       const struct hm_header_track *track)
+{
+	struct removed rm = { .out = out };
+
+	fprintf(out, "envelope: client=%s helo=%s from=%s rcpt=", a->client_ip ? a->client_ip : "local",
+		a->helo ? a->helo : "-", a->mail_from ? a->mail_from : "<>");
+	for (size_t i = 0; i < a->nrcpts; i++)
+		fprintf(out, "%s%s", i ? "," : "", a->rcpts[i]);
+	fputc('\n', out);
+	if (r == NULL) {
+		fprintf(out, "not judged: outbound mail (authenticated or internal)\n");
+	} else {
+		if (r->spf_checked)
+			fprintf(out, "spf: %s %s=%s%s%s%s\n", hm_spf_result_name(r->spf.result),
+				r->spf.helo_identity ? "helo" : "mailfrom", r->spf.identity,
+				r->spf.reason[0] ? " (" : "", r->spf.reason, r->spf.reason[0] ? ")" : "");
+		else
+			fprintf(out, "spf: not checked (local client)\n");
+		if (r->dkim.nsigs == 0)
+			fprintf(out, "dkim: none\n");
+		for (size_t i = 0; i < r->dkim.nsigs; i++)
+			fprintf(out, "dkim: %s d=%s s=%s a=%s%s%s%s\n",
+				hm_dkim_result_name(r->dkim.sigs[i].result), r->dkim.sigs[i].domain,
+				r->dkim.sigs[i].selector, r->dkim.sigs[i].algorithm,
+				r->dkim.sigs[i].reason[0] ? " (" : "", r->dkim.sigs[i].reason,
+				r->dkim.sigs[i].reason[0] ? ")" : "");
+		fprintf(out, "dmarc: %s from=%s p=%s dis=%s%s%s%s\n", hm_dmarc_result_name(r->dmarc.result),
+			r->dmarc.from_domain[0] ? r->dmarc.from_domain : "-",
+			hm_dmarc_policy_name(r->dmarc.policy), hm_dmarc_policy_name(r->dmarc.disposition),
+			r->dmarc.reason[0] ? " (" : "", r->dmarc.reason, r->dmarc.reason[0] ? ")" : "");
+		fprintf(out, "symbols:\n");
+		for (size_t i = 0; i < r->symbols.count; i++)
+			fprintf(out, "  %-24s %7.2f  %s\n", r->symbols.fired[i].name,
+				r->symbols.fired[i].weight, r->symbols.fired[i].detail);
+		if (r->symbols.dropped)
+			fprintf(out, "  (%zu more, %.2f)\n", r->symbols.dropped, r->symbols.dropped_weight);
+		fprintf(out, "score: %.2f (tag %.2f, reject %.2f)\n", r->score, v->thresholds.tag,
+			v->thresholds.reject);
+		fprintf(out, "outcome: %s%s\n", hm_outcome_name(v->outcome),
+			v->dmarc_enforced ? " (dmarc.enforce_reject)" : "");
+	}
+	for (size_t i = 0; i < a->nrcpts; i++)
+		fprintf(out, "  %s: %s\n", a->rcpts[i], r ? hm_outcome_name(v->outcome) : "accept");
+	if (r && v->outcome == HM_REJECT) {
+		char text[300];
+
+		hm_verdict_reject_text(r, v, text, sizeof(text));
+		fprintf(out, "reply: 550 5.7.1 %s\n", text);
+		return;
+	}
+	fprintf(out, "headers removed:\n");
+	hm_header_track_replay(track, note_removed, &rm);
+	if (rm.count == 0)
+		fprintf(out, "  (none)\n");
+	fprintf(out, "headers added:\n");
+	for (size_t i = 0; i < nh; i++)
+		fprintf(out, "  %s%s: %s\n", h[i].at_top ? "(top) " : "", h[i].name,
+			hm_strbuf_str(&h[i].value));
+	if (nh == 0)
+		fprintf(out, "  (none)\n");
+}
+
+static void print_json(FILE *out, const struct hm_scanmode_args *a, const struct hm_scan_result *r,
+		       const struct hm_verdict *v, const struct hm_header_add *h, size_t nh,
+		       const struct hm_header_track *track)
+{
+	struct removed rm = { .out = out, .json = true };
+	const char *outcome = r ? hm_outcome_name(v->outcome) : "accept";
+
+	fprintf(out, "{\"judged\":%s,\"outcome\":\"%s\"", r ? "true" : "false", outcome);
+	if (r) {
+		fprintf(out, ",\"score\":%.2f,\"thresholds\":{\"tag\":%.2f,\"reject\":%.2f}",
+			r->score, v->thresholds.tag, v->thresholds.reject);
+		fprintf(out, ",\"dmarc_enforced\":%s", v->dmarc_enforced ? "true" : "false");
+		fputs(",\"symbols\":[", out);
+		for (size_t i = 0; i < r->symbols.count; i++) {
+			fprintf(out, "%s{\"name\":", i ? "," : "");
+			json_string(out, r->symbols.fired[i].name);
+			fprintf(out, ",\"weight\":%.2f,\"detail\":", r->symbols.fired[i].weight);
+			json_string(out, r->symbols.fired[i].detail);
+			fputc('}', out);
+		}
+		fputs("],\"spf\":", out);
+		if (r->spf_checked) {
+			fprintf(out, "{\"result\":\"%s\",\"identity\":", hm_spf_result_name(r->spf.result));
+			json_string(out, r->spf.identity);
+			fprintf(out, ",\"helo\":%s,\"reason\":", r->spf.helo_identity ? "true" : "false");
+			json_string(out, r->spf.reason);
+			fputc('}', out);
+		} else {
+			fputs("null", out);
+		}
+		fputs(",\"dkim\":[", out);
+		for (size_t i = 0; i < r->dkim.nsigs; i++) {
+			fprintf(out, "%s{\"result\":\"%s\",\"domain\":", i ? "," : "",
+				hm_dkim_result_name(r->dkim.sigs[i].result));
+			json_string(out, r->dkim.sigs[i].domain);
+			fputs(",\"selector\":", out);
+			json_string(out, r->dkim.sigs[i].selector);
+			fputs(",\"reason\":", out);
+			json_string(out, r->dkim.sigs[i].reason);
+			fputc('}', out);
+		}
+		fprintf(out, "],\"dmarc\":{\"result\":\"%s\",\"policy\":\"%s\",\"disposition\":\"%s\","
+			"\"from_domain\":", hm_dmarc_result_name(r->dmarc.result),
+			hm_dmarc_policy_name(r->dmarc.policy), hm_dmarc_policy_name(r->dmarc.disposition));
+		json_string(out, r->dmarc.from_domain);
+		fputc('}', out);
+	}
+	fputs(",\"recipients\":[", out);
+	for (size_t i = 0; i < a->nrcpts; i++) {
+		fprintf(out, "%s{\"address\":", i ? "," : "");
+		json_string(out, a->rcpts[i]);
+		fprintf(out, ",\"outcome\":\"%s\"}", outcome);
+	}
+	fputs("],\"headers_removed\":[", out);
+	if (!(r && v->outcome == HM_REJECT))
+		hm_header_track_replay(track, note_removed, &rm);
+	fputs("],\"headers_added\":[", out);
+	for (size_t i = 0; i < nh && !(r && v->outcome == HM_REJECT); i++) {
+		fprintf(out, "%s{\"name\":", i ? "," : "");
+		json_string(out, h[i].name);
+		fprintf(out, ",\"top\":%s,\"value\":", h[i].at_top ? "true" : "false");
+		json_string(out, hm_strbuf_str(&h[i].value));
+		fputc('}', out);
+	}
+	fputs("]}\n", out);
+}
+
+int hm_scanmode_run(struct hm_conf *conf, const struct hm_scanmode_args *a, FILE *out)
+{
+	struct hm_envelope env = { a->client_ip, a->helo, a->mail_from };
+	struct hm_scan_opts opts = { &conf->weights, conf->compiled_rules, 0 };
+	struct feeder f = { .authserv_id = conf->authserv_id };
+	struct hm_client_check *client = NULL;
+	struct hm_scan_result *r = NULL;
+	struct hm_verdict v = { .outcome = HM_ACCEPT };
+	struct hm_header_add h[HM_VERDICT_MAX_HEADERS];
+	size_t nh = 0;
+	const char *what = "out of memory";
+	FILE *in;
+	int rc = 1;
+
+	in = strcmp(a->file, "-") == 0 ? stdin : fopen(a->file, "rb");
+	if (in == NULL) {
+		fprintf(stderr, "hosterra-milter: %s: %s\n", a->file, strerror(errno));
+		return 1;
+	}
+	if (!a->outbound) {
+		if (a->client_ip &&
+		    (client = hm_client_check_start(conf->engine->dns, &conf->client, a->client_ip)) == NULL)
+			goto out;
+		if ((f.scan = hm_scan_begin(conf->engine, &opts, &env, "scan")) == NULL)
+			goto out;
+	}
+	if (feed_file(&f, in) < 0) {
+		what = "the message could not be read";
+		goto out;
+	}
+	if (f.scan) {
+		if ((r = calloc(1, sizeof(*r))) == NULL ||
+		    hm_verdict_judge(conf, f.scan, client, a->helo, r, &v, &what) < 0)
+			goto out;
+		if (hm_verdict_headers(conf, r, &v, h, &nh) < 0) {
+			what = "a header grew too long";
+			goto out;
+		}
+	}
+	if (a->json)
+		print_json(out, a, r, &v, h, nh, &f.track);
+	else
+		print_text(out, a, r, &v, h, nh, &f.track);
+	rc = 0;
+out:
+	if (rc)
+		fprintf(stderr, "hosterra-milter: scan failed: %s\n", what);
+	hm_verdict_headers_free(h, nh);
+	hm_header_track_clear(&f.track);
+	hm_scan_free(&f.scan);
+	hm_client_check_free(&client);
+	free(r);
+	if (in != stdin)
+		fclose(in);
+	return rc;
+}

@@ -1,0 +1,33 @@
+/*
+ * scanmode.h - "hosterra-milter --scan": the daemon's pipeline on a file.
+ *
+ * Runs a message file through exactly what the milter does at end of
+ * message (the same configuration, resolver, checks, symbols, thresholds
+ * and decision) with an envelope given on the command line, and prints the
+ * symbols with their weights, the score, the outcome per recipient and the
+ * header edits the milter would make: how an operator answers "why was
+ * this rejected?".  Text for people, or JSON (--json) for programs.
+ */
+#ifndef HM_SCANMODE_H
+#define HM_SCANMODE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "milter/conf.h"
+
+struct hm_scanmode_args {
+	const char *file;		/* "-": standard input */
+	const char *client_ip;		/* NULL: a local client (no IP checks) */
+	const char *helo;
+	const char *mail_from;		/* NULL: the null sender */
+	const char *const *rcpts;
+	size_t nrcpts;
+	bool json;
+	bool outbound;			/* as if authenticated: not judged */
+};
+
+/* 0 after printing the report to out, 1 on an error (said on stderr). */
+int hm_scanmode_run(struct hm_conf *conf, const struct hm_scanmode_args *args, FILE *out);
+
+#endif

@@ -100,7 +100,7 @@ write_conf() {
 		echo "internal_networks = {}"
 		echo "authserv_id = \"mx.test.example\""
 		echo "dns { nameservers = { \"127.0.0.1@$DNS_PORT\" } timeout = 2 }"
-		for _l in "$@"; do echo "$_l"; done
+		for _l in "$@"; do printf '%s\n' "$_l"; done
 	} > "$_f"
 }
 
@@ -149,3 +149,31 @@ dns_query_count() {
 	awk -v n="$_n" -v t="${2:-}" '$1 == n && (t == "" || $2 == toupper(t)) { c++ }
 		END { print c + 0 }' "$T/dns-queries.log" 2>/dev/null || echo 0
 }
+
+# sign IN OUT: DKIM-sign a message as example.net (selector rsa2048, the test
+# suite's own key in tests/data/dkim), relaxed/relaxed.
+sign() {
+	"$PYTHON3" - "$1" "$2" "$DATA/dkim/rsa2048.pem" <<'PY'
+import sys, dkim
+msg = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+key = open(sys.argv[3], "rb").read()
+sig = dkim.sign(msg, b"rsa2048", b"example.net", key,
+                canonicalize=(b"relaxed", b"relaxed"),
+                include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])
+open(sys.argv[2], "wb").write(sig + msg)
+PY
+}
+
+# message FILE FROM [EXTRA HEADER LINES...]: a small message From FROM,
+# with Date and Message-ID; extra lines go first.
+message() {
+	_m=$1; _f=$2; shift 2
+	{
+		for _h in "$@"; do printf '%s\n' "$_h"; done
+		printf 'From: Alice <%s>\nTo: bob@example.com\nSubject: auth test\n' "$_f"
+		printf 'Date: %s\nMessage-ID: <%s@example.net>\n\n' \
+			"$(LC_ALL=C date -u '+%a, %d %b %Y %H:%M:%S +0000')" "$(basename "$_m")"
+		printf 'Hello Bob,\nthis is a test.\n'
+	} > "$_m"
+}
+

@@ -90,7 +90,7 @@ struct conf_entry {
 };
 
 static convert_fn conv_socket, conv_mode, conv_log_level, conv_facility, conv_network,
-	conv_nameserver, conv_domain, conv_dnsbl_code, conv_regex;
+	conv_nameserver, conv_domain, conv_dnsbl_code, conv_regex, conv_prefix, conv_on_failure;
 
 #define FIELD(f) offsetof(struct hm_conf, f)
 
@@ -148,6 +148,33 @@ static const struct conf_entry rule_table[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
 };
 
+static const struct conf_entry redis_table[] = {
+	{ "host", E_STR, "127.0.0.1", 0, 0, 0, NULL, FIELD(redis.host), NULL,
+	  "Redis server (its local replica on an MX), when socket is empty" },
+	{ "port", E_INT, NULL, 6379, 1, 65535, NULL, FIELD(redis.port), NULL, "its TCP port" },
+	{ "socket", E_STR, "", 0, 0, 0, NULL, FIELD(redis.socket), NULL,
+	  "a unix socket to use instead of host and port" },
+	{ "password", E_STR, "", 0, 0, 0, NULL, FIELD(redis.password), NULL,
+	  "AUTH password; empty: none" },
+	{ "database", E_INT, NULL, 0, 0, 1000, NULL, FIELD(redis.database), NULL,
+	  "database number (SELECT)" },
+	{ "prefix", E_CHECKED, "hm:", 0, 0, 0, conv_prefix, FIELD(redis.prefix), NULL,
+	  "prefix of every policy key" },
+	{ "connect_timeout", E_INT, NULL, 500, 10, 60000, NULL, FIELD(redis.connect_timeout), NULL,
+	  "milliseconds to connect" },
+	{ "command_timeout", E_INT, NULL, 500, 10, 60000, NULL, FIELD(redis.command_timeout), NULL,
+	  "milliseconds one round trip may take" },
+	{ "pool_size", E_INT, NULL, 8, 1, 256, NULL, FIELD(redis.pool_size), NULL,
+	  "connections, each used by one message at a time" },
+	{ "cache_size", E_INT, NULL, 200000, 100, 100000000, NULL, FIELD(redis.cache_size), NULL,
+	  "policy keys kept in memory" },
+	{ "cache_ttl", E_INT, NULL, 300, 1, 86400, NULL, FIELD(redis.cache_ttl), NULL,
+	  "seconds a cached key is kept at most (edits arrive at once anyway)" },
+	{ "on_failure", E_STR, "defaults", 0, 0, 0, conv_on_failure, FIELD(redis.on_failure), NULL,
+	  "Redis down and policy not cached: \"defaults\" (server thresholds) or \"tempfail\"" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
+};
+
 static const struct conf_entry root_table[] = {
 	{ "socket", E_STR, "unix:/run/hosterra-milter/hosterra-milter.sock", 0, 0, 0,
 	  conv_socket, FIELD(socket), NULL,
@@ -184,6 +211,11 @@ static const struct conf_entry root_table[] = {
 	{ "thresholds", E_SECTION, NULL, 0, 0, 0, NULL, 0, thresholds_table,
 	  "the server's default thresholds", 0, check_thresholds },
 	{ "dmarc", E_SECTION, NULL, 0, 0, 0, NULL, 0, dmarc_table, "DMARC" },
+	{ "redis", E_SECTION, NULL, 0, 0, 0, NULL, 0, redis_table, "the policy store" },
+	{ "whitelist_requires_auth", E_BOOL, NULL, 1, 0, 0, NULL, FIELD(whitelist_requires_auth), NULL,
+	  "honour a white list only for an authenticated sender (SPF pass, or aligned DKIM)" },
+	{ "split_recipients", E_BOOL, NULL, 1, 0, 0, NULL, FIELD(split_recipients), NULL,
+	  "answer 452 4.5.3 to a recipient whose policy differs from the first one's" },
 	{ "symbol", E_MULTI, NULL, 0, 0, 0, NULL, FIELD(symbols), symbol_table,
 	  "a built-in symbol's weight", sizeof(struct hm_conf_symbol), check_symbol },
 	{ "dnsbl", E_MULTI, NULL, 0, 0, 0, NULL, FIELD(dnsbls), dnsbl_table,
@@ -202,6 +234,40 @@ static int conv_network(const char *value, void *field, char *err, size_t errlen
 	struct hm_net net;
 
 	return hm_net_parse(value, &net, err, errlen);
+}
+
+static int conv_on_failure(const char *value, void *field, char *err, size_t errlen)
+{
+	int v;
+
+	if (strcmp(value, "defaults") == 0) {
+		v = HM_ON_FAILURE_DEFAULTS;
+	} else if (strcmp(value, "tempfail") == 0) {
+		v = HM_ON_FAILURE_TEMPFAIL;
+	} else {
+		snprintf(err, errlen, "\"%s\" is not \"defaults\" or \"tempfail\"", value);
+		return -1;
+	}
+	if (field)
+		*(int *)field = v;
+	return 0;
+}
+
+/* A key prefix: printable, no spaces (keys are typed with redis-cli). */
+static int conv_prefix(const char *value, void *field, char *err, size_t errlen)
+{
+	size_t n = strlen(value);
+
+	for (size_t i = 0; i < n; i++)
+		if (value[i] <= ' ' || value[i] >= 0x7f) {
+			snprintf(err, errlen, "prefix \"%s\": printable characters only, no spaces", value);
+			return -1;
+		}
+	if (n == 0 || n > 64) {
+		snprintf(err, errlen, "prefix \"%s\": 1 to 64 characters", value);
+		return -1;
+	}
+	return 0;
 }
 
 static int conv_domain(const char *value, void *field, char *err, size_t errlen)

@@ -27,6 +27,7 @@
 #include "scoring/symbols.h"
 
 struct hm_engine;
+struct hm_store;
 
 /* A list option's strings, as written. */
 struct hm_conf_list {
@@ -61,6 +62,8 @@ struct hm_conf_rule {
 	double weight;
 };
 
+enum hm_on_failure { HM_ON_FAILURE_DEFAULTS, HM_ON_FAILURE_TEMPFAIL };
+
 struct hm_conf {
 	atomic_int refs;
 	char *path;
@@ -91,6 +94,20 @@ struct hm_conf {
 	struct {
 		int enforce_reject;
 	} dmarc;
+	struct {
+		char *host;
+		long port;
+		char *socket;
+		char *password;
+		long database;
+		char *prefix;
+		long connect_timeout, command_timeout;	/* ms */
+		long pool_size, cache_size;
+		long cache_ttl;			/* s */
+		int on_failure;			/* enum hm_on_failure */
+	} redis;
+	int whitelist_requires_auth;
+	int split_recipients;
 	struct hm_conf_array symbols;	/* struct hm_conf_symbol */
 	struct hm_conf_array dnsbls;	/* struct hm_conf_dnsbl */
 	struct hm_conf_array rules;	/* struct hm_conf_rule */
@@ -103,6 +120,7 @@ struct hm_conf {
 	struct hm_rules *compiled_rules;	/* rules, compiled; NULL if none */
 
 	struct hm_engine *engine;	/* the checkers, see hm_conf_build_engine() */
+	struct hm_store *store;		/* the policy store, built with the engine */
 };
 
 typedef void hm_conf_report_fn(void *arg, const char *line);

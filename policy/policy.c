@@ -1,0 +1,702 @@
+/*
+ * policy.c - per-recipient policy: alias resolution, thresholds and the
+ * white/black lists of the domain and the mailbox, evaluated at RCPT TO
+ * and at end of message (see policy.h for the rules).
+ *
+ * Everything parsed from a store value (a compiled list, a thresholds
+ * hash, an alias) is attached to the cached value with hm_rvalue_derive():
+ * it is built and checked once per fetched value, shared by every message
+ * until the store drops the value, and its warnings come out once per
+ * fetch, not once per message.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "milter/log.h"
+#include "policy/pattern.h"
+#include "policy/policy.h"
+#include "policy/store.h"
+#include "scoring/address.h"
+
+/* Slots of hm_rcpt_policy.lists_. */
+enum { L_DOM_WL, L_DOM_BL, L_MB_WL, L_MB_BL, L_COUNT };
+
+#define KEY_MAX (HM_POLICY_ADDR_MAX + 16)
+/* Addresses judged at end of message: the envelope sender and the From ones. */
+#define SENDERS_MAX (HM_FROM_MAX + 1)
+
+/* ---- warnings: bad data is reported, never once per message ---- */
+
+/* At most WARN_BURST warnings per WARN_WINDOW seconds, process-wide. */
+#define WARN_BURST 20
+#define WARN_WINDOW 60
+
+static pthread_mutex_t warn_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t warn_window_start;
+static unsigned warn_count;
+static unsigned long warn_suppressed;
+
+static void policy_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void policy_warn(const char *fmt, ...)
+{
+	struct timespec ts;
+	unsigned long suppressed = 0;
+	bool emit = false;
+	char line[768];
+	va_list ap;
+
+	if (!hm_log_enabled(HM_LOG_WARNING))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pthread_mutex_lock(&warn_lock);
+	if (warn_window_start == 0 || ts.tv_sec - warn_window_start >= WARN_WINDOW) {
+		suppressed = warn_suppressed;
+		warn_suppressed = 0;
+		warn_window_start = ts.tv_sec;
+		warn_count = 0;
+	}
+	if (warn_count < WARN_BURST) {
+		warn_count++;
+		emit = true;
+	} else {
+		warn_suppressed++;
+	}
+	pthread_mutex_unlock(&warn_lock);
+
+	if (suppressed)
+		hm_log(HM_LOG_WARNING, "policy: %lu warnings suppressed in the last %d s",
+		       suppressed, WARN_WINDOW);
+	if (!emit)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	hm_log(HM_LOG_WARNING, "policy: %s", line);
+}
+
+/* ---- small string helpers ---- */
+
+static void ascii_lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+/* Bounded copy; false (and dst "") when src does not fit. */
+static bool copy_str(char *dst, size_t len, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= len) {
+		dst[0] = '\0';
+		return false;
+	}
+	memcpy(dst, src, n + 1);
+	return true;
+}
+
+static bool key_join(char *key, size_t len, const char *a, const char *b)
+{
+	int n = snprintf(key, len, "%s%s", a, b);
+
+	return n > 0 && (size_t)n < len;
+}
+
+/*
+ * An envelope argument ("<Bob@Example.org>", bare, with a source route)
+ * into lower-cased "local@domain" and its domain.  -1 for the null sender,
+ * a missing local-part or domain, or an address too long.
+ */
+static int envelope_norm(const char *arg, char *addr, size_t addrlen, char *domain, size_t domlen)
+{
+	struct hm_addr a;
+	const char *err;
+
+	if (arg == NULL || hm_addr_parse_envelope(arg, &a, &err) < 0)
+		return -1;
+	if (hm_addr_is_null(&a) || a.local[0] == '\0' || a.domain[0] == '\0')
+		return -1;
+	if (hm_addr_format(&a, addr, addrlen) < 0 || !copy_str(domain, domlen, a.domain))
+		return -1;
+	ascii_lower(addr);
+	ascii_lower(domain);
+	return 0;
+}
+
+/* ---- derived data: compiled lists ---- */
+
+struct policy_list {
+	struct hm_patlist *list;
+	struct hm_pattern top;		/* the most specific valid pattern (text NULL: none) */
+};
+
+static void policy_list_free(void *p)
+{
+	struct policy_list *pl = p;
+
+	if (pl == NULL)
+		return;
+	hm_patlist_free(&pl->list);
+	hm_pattern_free(&pl->top);
+	free(pl);
+}
+
+static void *make_list(const struct hm_rvalue *v, void *arg)
+{
+	const char *key = arg;
+	struct policy_list *pl = calloc(1, sizeof(*pl));
+	char err[256] = "", ekey[KEY_MAX];
+	size_t invalid = 0, n = v->type == HM_RV_SET ? v->n : 0;
+
+	if (pl == NULL)
+		return NULL;
+	hm_log_escape(ekey, sizeof(ekey), key);
+	if (v->type != HM_RV_SET)
+		policy_warn("%s: not a set of patterns, ignored", ekey);
+	pl->list = hm_patlist_build((const char *const *)v->items, n, &invalid, err, sizeof(err));
+	if (pl->list == NULL) {
+		free(pl);
+		return NULL;
+	}
+	if (invalid)
+		policy_warn("%s: %zu invalid pattern%s ignored (%s)", ekey, invalid,
+			    invalid == 1 ? "" : "s", err);
+	/* The most specific pattern bounds what this list can ever beat (RCPT time). */
+	for (size_t i = 0; i < n; i++) {
+		struct hm_pattern q;
+
+		if (hm_pattern_parse(v->items[i], &q, NULL, 0) < 0)
+			continue;
+		if (pl->top.text == NULL || hm_pattern_specificity_cmp(&q, &pl->top) > 0) {
+			hm_pattern_free(&pl->top);
+			pl->top = q;
+		} else {
+			hm_pattern_free(&q);
+		}
+	}
+	return pl;
+}
+
+static const struct policy_list *list_of(struct hm_rvalue *v, const char *key)
+{
+	if (v == NULL || v->type == HM_RV_NONE)
+		return NULL;
+	return hm_rvalue_derive(v, make_list, (void *)key, policy_list_free);
+}
+
+/* ---- derived data: thresholds ---- */
+
+struct policy_thr {
+	bool valid;
+	struct hm_thresholds t;
+};
+
+/* A whole string as a number; surrounding blanks allowed. */
+static bool parse_number(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (end == s || errno == ERANGE)
+		return false;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	return *end == '\0';
+}
+
+static void *make_thr(const struct hm_rvalue *v, void *arg)
+{
+	const char *key = arg;
+	struct policy_thr *pt = calloc(1, sizeof(*pt));
+	const char *tag = NULL, *reject = NULL;
+	char ekey[KEY_MAX], e1[64], e2[64];
+
+	if (pt == NULL)
+		return NULL;
+	hm_log_escape(ekey, sizeof(ekey), key);
+	if (v->type != HM_RV_HASH) {
+		policy_warn("%s: not a hash of tag and reject, ignored", ekey);
+		return pt;
+	}
+	for (size_t i = 0; i + 1 < v->n; i += 2) {
+		if (strcmp(v->items[i], "tag") == 0)
+			tag = v->items[i + 1];
+		else if (strcmp(v->items[i], "reject") == 0)
+			reject = v->items[i + 1];
+	}
+	/* Both or nothing: half a level mixed with another level's half is nobody's policy. */
+	if (tag == NULL || reject == NULL) {
+		policy_warn("%s: needs both tag and reject, ignored", ekey);
+		return pt;
+	}
+	if (!parse_number(tag, &pt->t.tag) || !parse_number(reject, &pt->t.reject) ||
+	    !hm_thresholds_valid(&pt->t)) {
+		policy_warn("%s: invalid thresholds tag=\"%s\" reject=\"%s\" (numbers, "
+			    "0 <= tag <= reject), ignored", ekey,
+			    hm_log_escape(e1, sizeof(e1), tag), hm_log_escape(e2, sizeof(e2), reject));
+		return pt;
+	}
+	pt->valid = true;
+	return pt;
+}
+
+static bool thr_of(struct hm_rvalue *v, const char *key, struct hm_thresholds *t)
+{
+	const struct policy_thr *pt;
+
+	if (v == NULL || v->type == HM_RV_NONE)
+		return false;
+	pt = hm_rvalue_derive(v, make_thr, (void *)key, free);
+	if (pt == NULL || !pt->valid)
+		return false;
+	*t = pt->t;
+	return true;
+}
+
+/* ---- derived data: aliases ---- */
+
+enum alias_kind { ALIAS_NONE, ALIAS_ONE, ALIAS_MULTI };
+
+struct policy_alias {
+	enum alias_kind kind;
+	char target[HM_POLICY_ADDR_MAX];	/* ALIAS_ONE: lower-cased mailbox */
+	char domain[HM_POLICY_DOMAIN_MAX];
+};
+
+static void *make_alias(const struct hm_rvalue *v, void *arg)
+{
+	const char *key = arg;
+	struct policy_alias *pa = calloc(1, sizeof(*pa));
+	char ekey[KEY_MAX], eval[HM_POLICY_ADDR_MAX], tok[HM_POLICY_ADDR_MAX];
+	const char *s, *first = NULL;
+	size_t ntok = 0, firstlen = 0;
+
+	if (pa == NULL)
+		return NULL;
+	hm_log_escape(ekey, sizeof(ekey), key);
+	if (v->type != HM_RV_STRING || v->n < 1) {
+		policy_warn("%s: not a string, ignored", ekey);
+		return pa;
+	}
+	/* Targets separated by commas or blanks. */
+	for (s = v->items[0]; *s;) {
+		size_t len = strcspn(s, ", \t\r\n");
+
+		if (len) {
+			if (ntok++ == 0) {
+				first = s;
+				firstlen = len;
+			}
+			s += len;
+		} else {
+			s++;
+		}
+	}
+	if (ntok > 1) {
+		pa->kind = ALIAS_MULTI;
+		return pa;
+	}
+	if (ntok == 1 && firstlen < sizeof(tok)) {
+		memcpy(tok, first, firstlen);
+		tok[firstlen] = '\0';
+		if (envelope_norm(tok, pa->target, sizeof(pa->target), pa->domain,
+				  sizeof(pa->domain)) == 0 && hm_domain_valid(pa->domain)) {
+			pa->kind = ALIAS_ONE;
+			return pa;
+		}
+	}
+	policy_warn("%s: \"%s\" is not a mailbox address, alias ignored", ekey,
+		    hm_log_escape(eval, sizeof(eval), v->items[0]));
+	pa->target[0] = pa->domain[0] = '\0';
+	return pa;
+}
+
+static const struct policy_alias *alias_of(struct hm_rvalue *v, const char *key)
+{
+	if (v == NULL || v->type == HM_RV_NONE)
+		return NULL;
+	return hm_rvalue_derive(v, make_alias, (void *)key, free);
+}
+
+/* ---- loading ---- */
+
+static void release_vals(struct hm_rvalue **vals, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (vals[i] != NULL)
+			hm_rvalue_release(&vals[i]);
+}
+
+static void set_defaults(struct hm_rcpt_policy *p, const struct hm_policy_defaults *d)
+{
+	struct hm_thresholds t = { HM_DEFAULT_TAG, HM_DEFAULT_REJECT };
+
+	if (d != NULL) {
+		struct hm_thresholds c = { d->tag, d->reject };
+
+		if (hm_thresholds_valid(&c))
+			t = c;
+	}
+	p->tag = t.tag;
+	p->reject = t.reject;
+	p->thresholds_from = HM_LEVEL_DEFAULT;
+}
+
+static void note_source(enum hm_rv_source *acc, const enum hm_rv_source *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (src[i] == HM_SRC_REDIS)
+			*acc = HM_SRC_REDIS;
+}
+
+static void set_match(struct hm_rcpt_policy *p, enum hm_list_verdict v, enum hm_level level,
+		      const struct hm_pattern *pat, const char *addr)
+{
+	p->list = v;
+	p->list_level = level;
+	copy_str(p->list_pattern, sizeof(p->list_pattern), pat ? pat->text : "");
+	copy_str(p->list_matched, sizeof(p->list_matched), addr ? addr : "");
+}
+
+static const struct policy_list *plist(const struct hm_rcpt_policy *p, int slot)
+{
+	struct hm_rvalue *v = p->lists_[slot];
+
+	/* Already derived at load: no key needed, the make function is not run again. */
+	if (v == NULL || v->type == HM_RV_NONE)
+		return NULL;
+	return hm_rvalue_derive(v, make_list, (void *)"", policy_list_free);
+}
+
+static const struct hm_pattern *best(const struct policy_list *pl, const char *const *addrs,
+				     size_t n, size_t *which_r)
+{
+	if (pl == NULL || n == 0)
+		return NULL;
+	return hm_patlist_best(pl->list, addrs, n, which_r);
+}
+
+/* Can some white pattern of w beat black pattern b (strictly more specific)? */
+static bool white_can_beat(const struct policy_list *w, const struct hm_pattern *b)
+{
+	return w != NULL && w->top.text != NULL && hm_pattern_specificity_cmp(&w->top, b) > 0;
+}
+
+/*
+ * The RCPT-time verdict, from the envelope sender alone.  At end of
+ * message more addresses (the From ones) are judged, and white matches may
+ * turn out authenticated, so a black match seen now is final only when
+ * nothing that can appear later overturns it:
+ *   - domain black B: final unless the domain white list holds a pattern
+ *     more specific than B (at end of message the best domain black is at
+ *     least as specific as B, and a white needs to be strictly more
+ *     specific to win);
+ *   - mailbox black B (the domain black list did not match the envelope
+ *     sender): final only if the domain white list is empty (a domain white
+ *     match on a From address would decide at the domain level and skip the
+ *     mailbox lists) and no mailbox white pattern is more specific than B.
+ *     A domain black match on a From address later only confirms black.
+ * White is never final at RCPT time: authentication is not known yet.
+ */
+static void rcpt_verdict(struct hm_rcpt_policy *p, const char *env)
+{
+	const struct policy_list *dw = plist(p, L_DOM_WL), *db = plist(p, L_DOM_BL);
+	const struct policy_list *mw = plist(p, L_MB_WL), *mb = plist(p, L_MB_BL);
+	const char *addrs[1] = { env };
+	const struct hm_pattern *b;
+
+	b = best(db, addrs, 1, NULL);
+	if (b != NULL) {
+		if (!white_can_beat(dw, b))
+			set_match(p, HM_LIST_BLACK, HM_LEVEL_DOMAIN, b, env);
+		return;
+	}
+	if (dw != NULL && hm_patlist_count(dw->list) > 0)
+		return;
+	b = best(mb, addrs, 1, NULL);
+	if (b != NULL && !white_can_beat(mw, b))
+		set_match(p, HM_LIST_BLACK, HM_LEVEL_MAILBOX, b, env);
+}
+
+int hm_rcpt_policy_load(struct hm_store *s, const struct hm_policy_defaults *d, const char *rcpt,
+			const char *env_sender, struct hm_rcpt_policy *p)
+{
+	enum { K_ALIAS, K_MB_THR, K_DOM_THR, K_MB_WL, K_MB_BL, K_DOM_WL, K_DOM_BL, K_N };
+	char keys[K_N][KEY_MAX], keys2[K_N][KEY_MAX];
+	struct hm_store_key sk[K_N];
+	struct hm_rvalue *vals[K_N] = { NULL }, *vals2[K_N] = { NULL };
+	enum hm_rv_source src[K_N];
+	/* Where each role's value is: vals (first fetch) or vals2 (alias target). */
+	struct hm_rvalue **mb_thr, **dom_thr, **mb_wl, **mb_bl, **dom_wl, **dom_bl;
+	const char *mb_thr_key, *dom_thr_key, *mb_wl_key, *mb_bl_key, *dom_wl_key, *dom_bl_key;
+	const struct policy_alias *alias;
+	char env[HM_POLICY_ADDR_MAX], envdom[HM_POLICY_DOMAIN_MAX];
+	struct hm_thresholds t;
+	enum hm_rv_source source = HM_SRC_CACHE;
+	size_t n2 = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->whitelist_requires_auth = d != NULL ? d->whitelist_requires_auth : true;
+	p->source = HM_SRC_NONE;
+	set_defaults(p, d);
+	if (envelope_norm(rcpt, p->address, sizeof(p->address), p->domain, sizeof(p->domain)) < 0)
+		return -1;
+	copy_str(p->mailbox, sizeof(p->mailbox), p->address);
+	if (s == NULL)
+		return 0;
+
+	/* Everything the recipient needs if it is its own mailbox: one round trip. */
+	if (!key_join(keys[K_ALIAS], KEY_MAX, "alias:", p->address) ||
+	    !key_join(keys[K_MB_THR], KEY_MAX, "thr:", p->address) ||
+	    !key_join(keys[K_DOM_THR], KEY_MAX, "thr:@", p->domain) ||
+	    !key_join(keys[K_MB_WL], KEY_MAX, "wl:", p->address) ||
+	    !key_join(keys[K_MB_BL], KEY_MAX, "bl:", p->address) ||
+	    !key_join(keys[K_DOM_WL], KEY_MAX, "wl:@", p->domain) ||
+	    !key_join(keys[K_DOM_BL], KEY_MAX, "bl:@", p->domain))
+		return -1;
+	for (int i = 0; i < K_N; i++) {
+		sk[i].key = keys[i];
+		sk[i].type = i == K_ALIAS ? HM_RV_STRING :
+			     i == K_MB_THR || i == K_DOM_THR ? HM_RV_HASH : HM_RV_SET;
+	}
+	if (hm_store_get(s, sk, K_N, vals, src) != HM_STORE_OK)
+		goto failed;
+	note_source(&source, src, K_N);
+
+	mb_thr = &vals[K_MB_THR], mb_thr_key = keys[K_MB_THR];
+	dom_thr = &vals[K_DOM_THR], dom_thr_key = keys[K_DOM_THR];
+	mb_wl = &vals[K_MB_WL], mb_wl_key = keys[K_MB_WL];
+	mb_bl = &vals[K_MB_BL], mb_bl_key = keys[K_MB_BL];
+	dom_wl = &vals[K_DOM_WL], dom_wl_key = keys[K_DOM_WL];
+	dom_bl = &vals[K_DOM_BL], dom_bl_key = keys[K_DOM_BL];
+
+	alias = alias_of(vals[K_ALIAS], keys[K_ALIAS]);
+	if (alias != NULL && alias->kind == ALIAS_MULTI) {
+		/* Mail to several mailboxes: no one mailbox's policy is theirs. */
+		p->mailbox[0] = '\0';
+		mb_thr = mb_wl = mb_bl = NULL;
+	} else if (alias != NULL && alias->kind == ALIAS_ONE &&
+		   strcmp(alias->target, p->address) != 0) {
+		/*
+		 * A direct alias gets the target mailbox's whole policy, the
+		 * domain lists and thresholds of the target's domain
+		 * included: the mailbox is governed by its own domain, and
+		 * it is the same policy whichever address the mail used.
+		 */
+		bool other_domain = strcmp(alias->domain, p->domain) != 0;
+		size_t i = 0;
+
+		copy_str(p->mailbox, sizeof(p->mailbox), alias->target);
+		copy_str(p->domain, sizeof(p->domain), alias->domain);
+		if (!key_join(keys2[0], KEY_MAX, "thr:", p->mailbox) ||
+		    !key_join(keys2[1], KEY_MAX, "wl:", p->mailbox) ||
+		    !key_join(keys2[2], KEY_MAX, "bl:", p->mailbox) ||
+		    !key_join(keys2[3], KEY_MAX, "thr:@", p->domain) ||
+		    !key_join(keys2[4], KEY_MAX, "wl:@", p->domain) ||
+		    !key_join(keys2[5], KEY_MAX, "bl:@", p->domain))
+			goto failed;
+		n2 = other_domain ? 6 : 3;
+		for (i = 0; i < n2; i++) {
+			sk[i].key = keys2[i];
+			sk[i].type = i % 3 == 0 ? HM_RV_HASH : HM_RV_SET;
+		}
+		if (hm_store_get(s, sk, n2, vals2, src) != HM_STORE_OK)
+			goto failed;
+		note_source(&source, src, n2);
+		mb_thr = &vals2[0], mb_thr_key = keys2[0];
+		mb_wl = &vals2[1], mb_wl_key = keys2[1];
+		mb_bl = &vals2[2], mb_bl_key = keys2[2];
+		if (other_domain) {
+			dom_thr = &vals2[3], dom_thr_key = keys2[3];
+			dom_wl = &vals2[4], dom_wl_key = keys2[4];
+			dom_bl = &vals2[5], dom_bl_key = keys2[5];
+		}
+	}
+
+	if (mb_thr != NULL && thr_of(*mb_thr, mb_thr_key, &t)) {
+		p->tag = t.tag, p->reject = t.reject, p->thresholds_from = HM_LEVEL_MAILBOX;
+	} else if (thr_of(*dom_thr, dom_thr_key, &t)) {
+		p->tag = t.tag, p->reject = t.reject, p->thresholds_from = HM_LEVEL_DOMAIN;
+	}
+
+	/* Compile (once per cached value) and keep the lists this recipient uses. */
+	if (list_of(*dom_wl, dom_wl_key) != NULL)
+		p->lists_[L_DOM_WL] = *dom_wl, *dom_wl = NULL;
+	if (list_of(*dom_bl, dom_bl_key) != NULL)
+		p->lists_[L_DOM_BL] = *dom_bl, *dom_bl = NULL;
+	if (mb_wl != NULL && list_of(*mb_wl, mb_wl_key) != NULL)
+		p->lists_[L_MB_WL] = *mb_wl, *mb_wl = NULL;
+	if (mb_bl != NULL && list_of(*mb_bl, mb_bl_key) != NULL)
+		p->lists_[L_MB_BL] = *mb_bl, *mb_bl = NULL;
+	release_vals(vals, K_N);
+	release_vals(vals2, n2);
+
+	p->source = source;
+	if (envelope_norm(env_sender, env, sizeof(env), envdom, sizeof(envdom)) == 0)
+		rcpt_verdict(p, env);
+	p->rcpt_list = p->list;
+	return 0;
+
+failed:
+	/*
+	 * Some value is neither cached nor fetched: all defaults, no lists.
+	 * Half a policy could invert the precedence (a mailbox black list
+	 * without the domain white list that overrides it).
+	 */
+	release_vals(vals, K_N);
+	release_vals(vals2, n2);
+	copy_str(p->mailbox, sizeof(p->mailbox), p->address);
+	envelope_norm(rcpt, p->address, sizeof(p->address), p->domain, sizeof(p->domain));
+	set_defaults(p, d);
+	p->failed = true;
+	p->source = HM_SRC_NONE;
+	return 0;
+}
+
+/* ---- end of message ---- */
+
+/*
+ * One level: the best black match against the best honoured white match.
+ * An unauthenticated white match is ignored as if the pattern did not
+ * exist: it can neither beat a black match at this level nor stop the
+ * evaluation from going on to the mailbox level and the score, so
+ * forging a white-listed From gains nothing.
+ */
+static enum hm_list_verdict judge_level(struct hm_rcpt_policy *p, enum hm_level level,
+					const struct policy_list *w, const struct policy_list *b,
+					const char *const *all, size_t nall,
+					const char *const *authed, size_t nauthed)
+{
+	size_t bi = 0, wi = 0, ai = 0;
+	const struct hm_pattern *bp = best(b, all, nall, &bi);
+	const struct hm_pattern *wall = best(w, all, nall, &ai);
+	const struct hm_pattern *wp = p->whitelist_requires_auth ?
+				      best(w, authed, nauthed, &wi) : wall;
+
+	if (!p->whitelist_requires_auth)
+		wi = ai;
+	if (wp != NULL && hm_pattern_specificity_cmp(wp, bp) > 0) {
+		set_match(p, HM_LIST_WHITE, level, wp,
+			  p->whitelist_requires_auth ? authed[wi] : all[wi]);
+		return HM_LIST_WHITE;
+	}
+	if (wall != NULL && hm_pattern_specificity_cmp(wall, bp) > 0)
+		p->white_ignored_unauth = true;
+	if (bp != NULL) {
+		set_match(p, HM_LIST_BLACK, level, bp, all[bi]);
+		return HM_LIST_BLACK;
+	}
+	return HM_LIST_NONE;
+}
+
+enum hm_outcome hm_rcpt_policy_decide(struct hm_rcpt_policy *p, const char *env_sender,
+				      const char *const *from_addrs, size_t nfrom,
+				      const struct hm_auth_facts *auth, double score)
+{
+	char buf[SENDERS_MAX][HM_POLICY_ADDR_MAX], envdom[HM_POLICY_DOMAIN_MAX];
+	char fromdom[HM_POLICY_DOMAIN_MAX] = "";
+	const char *all[SENDERS_MAX], *authed[SENDERS_MAX];
+	size_t nall = 0, nauthed = 0, first_from;
+	bool env_auth = false, from_auth;
+	struct hm_thresholds t = { p->tag, p->reject };
+
+	set_match(p, HM_LIST_NONE, HM_LEVEL_NONE, NULL, NULL);
+	p->white_ignored_unauth = false;
+
+	if (envelope_norm(env_sender, buf[0], sizeof(buf[0]), envdom, sizeof(envdom)) == 0) {
+		all[nall++] = buf[0];
+		/* SPF authenticates the envelope sender only for its own domain. */
+		env_auth = auth != NULL && auth->spf_pass && auth->spf_domain != NULL &&
+			   strcasecmp(auth->spf_domain, envdom) == 0;
+		if (env_auth)
+			authed[nauthed++] = buf[0];
+	}
+	first_from = nall;
+	/*
+	 * An aligned DKIM signature vouches for the From domain; with From
+	 * addresses in several domains we cannot tell which one it was for,
+	 * so none counts.
+	 */
+	from_auth = auth != NULL && auth->dkim_aligned_pass;
+	for (size_t i = 0; i < nfrom && nall < SENDERS_MAX; i++) {
+		const char *at;
+
+		if (from_addrs[i] == NULL || !copy_str(buf[nall], sizeof(buf[nall]), from_addrs[i]))
+			continue;
+		ascii_lower(buf[nall]);
+		at = strrchr(buf[nall], '@');
+		if (at == NULL || at == buf[nall] || at[1] == '\0')
+			continue;
+		if (fromdom[0] == '\0')
+			copy_str(fromdom, sizeof(fromdom), at + 1);
+		else if (strcmp(fromdom, at + 1) != 0)
+			from_auth = false;
+		all[nall] = buf[nall];
+		nall++;
+	}
+	if (from_auth)
+		for (size_t i = first_from; i < nall; i++)
+			authed[nauthed++] = all[i];
+
+	if (judge_level(p, HM_LEVEL_DOMAIN, plist(p, L_DOM_WL), plist(p, L_DOM_BL), all, nall,
+			authed, nauthed) == HM_LIST_NONE)
+		judge_level(p, HM_LEVEL_MAILBOX, plist(p, L_MB_WL), plist(p, L_MB_BL), all, nall,
+			    authed, nauthed);
+
+	if (p->list == HM_LIST_BLACK)
+		return HM_REJECT;
+	if (p->list == HM_LIST_WHITE)
+		return HM_ACCEPT;
+	if (!hm_thresholds_valid(&t)) {
+		t.tag = HM_DEFAULT_TAG;
+		t.reject = HM_DEFAULT_REJECT;
+	}
+	return hm_decide(score, &t);
+}
+
+void hm_rcpt_policy_release(struct hm_rcpt_policy *p)
+{
+	if (p == NULL)
+		return;
+	for (int i = 0; i < L_COUNT; i++)
+		if (p->lists_[i] != NULL)
+			hm_rvalue_release(&p->lists_[i]);
+}
+
+bool hm_rcpt_policy_same_class(const struct hm_rcpt_policy *a, const struct hm_rcpt_policy *b)
+{
+	return a->tag == b->tag && a->reject == b->reject && a->rcpt_list == b->rcpt_list;
+}
+
+const char *hm_list_verdict_name(enum hm_list_verdict v)
+{
+	switch (v) {
+	case HM_LIST_NONE: return "none";
+	case HM_LIST_WHITE: return "white";
+	case HM_LIST_BLACK: return "black";
+	}
+	return "none";
+}
+
+const char *hm_level_name(enum hm_level l)
+{
+	switch (l) {
+	case HM_LEVEL_NONE: return "none";
+	case HM_LEVEL_DOMAIN: return "domain";
+	case HM_LEVEL_MAILBOX: return "mailbox";
+	case HM_LEVEL_DEFAULT: return "default";
+	}
+	return "none";
+}

@@ -177,3 +177,70 @@ message() {
 	} > "$_m"
 }
 
+
+# start_redis [REDIS-SERVER OPTIONS...]: start a throw-away redis-server
+# ($REDIS_SERVER) on a free 127.0.0.1 port and a unix socket in $T, without
+# persistence (--save '' --appendonly no; a SAVE still writes dump.rdb in
+# its directory, which a restart loads), and wait until it answers PING.
+# Sets REDIS_PORT, REDIS_SOCK, REDIS_PID, REDIS_DIR (and REDIS_PASSWORD from
+# "--requirepass X", used by redis_cli).  Another call starts another
+# instance: save the variables of the first one before.
+start_redis() {
+	_redis_n=$((${_redis_n:-0} + 1))
+	REDIS_DIR="$T/redis$_redis_n"
+	mkdir -p "$REDIS_DIR" || return 1
+	REDIS_PORT=$(free_port)
+	REDIS_SOCK="$REDIS_DIR/redis.sock"
+	REDIS_PASSWORD=""
+	: > "$REDIS_DIR/args"
+	while [ $# -gt 0 ]; do
+		[ "$1" = "--requirepass" ] && REDIS_PASSWORD=$2
+		printf "'%s' " "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" >> "$REDIS_DIR/args"
+		shift
+	done
+	_redis_launch
+}
+
+_redis_launch() {
+	eval "set -- $(cat "$REDIS_DIR/args")"
+	"$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 \
+		--unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
+		--save '' --appendonly no --dir "$REDIS_DIR" --dbfilename dump.rdb \
+		--daemonize no --logfile "$REDIS_DIR/redis.log" "$@" &
+	REDIS_PID=$!
+	track $REDIS_PID
+	_i=0
+	until redis_cli ping 2>/dev/null | grep -q PONG; do
+		_i=$((_i + 1))
+		if [ $_i -ge 100 ] || ! kill -0 $REDIS_PID 2>/dev/null; then
+			cat "$REDIS_DIR/redis.log" >&2; return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# redis_cli ARGS...: redis-cli ($REDIS_CLI, default redis-cli) against the
+# current instance, with its password if it has one.
+redis_cli() {
+	if [ -n "${REDIS_PASSWORD:-}" ]; then
+		REDISCLI_AUTH=$REDIS_PASSWORD "${REDIS_CLI:-redis-cli}" -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+	else
+		"${REDIS_CLI:-redis-cli}" -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+	fi
+}
+
+# stop_redis [SIGNAL]: stop the current instance (default TERM; KILL for a
+# crash) and wait until it is gone.
+stop_redis() {
+	kill -"${1:-TERM}" "$REDIS_PID" 2>/dev/null
+	wait "$REDIS_PID" 2>/dev/null
+	return 0
+}
+
+# restart_redis [SIGNAL]: stop_redis, then the same instance again on the
+# same port and socket, with the same options (an outage of the test's
+# choosing: what is not in dump.rdb is gone).
+restart_redis() {
+	stop_redis "$@"
+	_redis_launch
+}

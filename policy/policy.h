@@ -112,7 +112,8 @@ struct hm_auth_facts {
 
 /*
  * End of message: evaluate the lists against env_sender and the From
- * addresses ("local@domain", any case), then black -> HM_REJECT, white ->
+ * addresses ("local@domain", any case; the first HM_FROM_MAX of them, as
+ * many as the milter keeps), then black -> HM_REJECT, white ->
  * HM_ACCEPT, else hm_decide(score, thresholds).  Updates p->list,
  * list_level, list_pattern, list_matched, white_ignored_unauth.
  * auth may be NULL (nothing authenticated).

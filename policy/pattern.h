@@ -51,7 +51,8 @@ struct hm_pattern {
 /*
  * Parse and validate text into *p (p->text is allocated; free it with
  * hm_pattern_free).  Returns 0, or -1 with a one-line reason in err (err
- * may be NULL) and *p left empty: invalid pattern, or out of memory.
+ * may be NULL) and *p left empty: an invalid pattern (errno EINVAL), or out
+ * of memory (errno ENOMEM).
  */
 int hm_pattern_parse(const char *text, struct hm_pattern *p, char *err, size_t errlen);
 

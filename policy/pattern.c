@@ -426,6 +426,26 @@ size_t hm_patlist_count(const struct hm_patlist *l)
 	return l != NULL ? l->npats : 0;
 }
 
+/* Each kind's range starts with its most specific pattern. */
+const struct hm_pattern *hm_patlist_top(const struct hm_patlist *l)
+{
+	const struct hm_pattern *top = NULL;
+
+	if (l == NULL)
+		return NULL;
+	for (size_t i = 0; i < l->npats; i++) {
+		const struct hm_pattern *p = &l->pats[i];
+		int c;
+
+		if (i > 0 && pattern_kind(p) == pattern_kind(&l->pats[i - 1]))
+			continue;
+		c = hm_pattern_specificity_cmp(p, top);
+		if (c > 0 || (c == 0 && strcmp(p->text, top->text) < 0))
+			top = p;
+	}
+	return top;
+}
+
 struct best {
 	const struct hm_pattern *p;
 	size_t which;

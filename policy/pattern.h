@@ -100,6 +100,14 @@ void hm_patlist_free(struct hm_patlist **l);
 size_t hm_patlist_count(const struct hm_patlist *l);
 
 /*
+ * The most specific pattern of l, matching or not (equally specific ones:
+ * the smallest text), or NULL for an empty or NULL list.  Lets a caller
+ * skip a lookup that could not change its answer: e.g. a white list whose
+ * top is not more specific than a black match already found.
+ */
+const struct hm_pattern *hm_patlist_top(const struct hm_patlist *l);
+
+/*
  * The most specific pattern of l matching any of addrs (lower-cased
  * "local@domain"; NULL entries are skipped), or NULL if none does (or l is
  * NULL).  Among equally specific matches the one for the earliest address

@@ -4,9 +4,10 @@
  * stars, very long inputs without exponential backtracking), the rules
  * that reject absurd or malformed patterns, normalization, the specificity
  * order (and that it is a total preorder), best-of selection in a list with
- * mixed kinds, checked against a brute-force search on random lists, and
- * lookup time that stays flat from 100 to 100,000 patterns.  Each table
- * row is one case; a failure prints every row that differed.
+ * mixed kinds and the list's top pattern, both checked against a
+ * brute-force search on random lists, and lookup time that stays flat from
+ * 100 to 100,000 patterns.  Each table row is one case; a failure prints
+ * every row that differed.
  */
 #include "config.h"
 
@@ -539,6 +540,48 @@ static void test_best(void **state)
 		fail_msg("%d of %zu best-of rows differ", failed, N_ELEMS(cases));
 }
 
+static void test_top(void **state)
+{
+	static const struct {
+		const char *texts[5];
+		const char *want;
+	} cases[] = {
+		{ { "*@x.org", "bob@x.org", "*@*.x.org" }, "bob@x.org" },
+		{ { "a@b.co", "longer@example.org", "*@x.org" }, "longer@example.org" },
+		{ { "*@x.org", "*@mail.x.org", "*@*.x.org" }, "*@mail.x.org" },
+		{ { "*@x.org", "?@x.org", "b*@mail.x.org" }, "b*@mail.x.org" },
+		{ { "*@x.org", "?@x.org" }, "?@x.org" },			/* other beats domain */
+		{ { "*@y.org", "*@x.org" }, "*@x.org" },			/* tie: smaller text */
+		{ { "?b@x.org", "a?@x.org", "*@x.org" }, "?b@x.org" },
+		{ { "*@*.x.org", "*@x.org", "*@*" }, "*@x.org" },
+		{ { "invalid", "*@*" }, NULL },
+		{ { NULL }, NULL },
+	};
+	int failed = 0;
+
+	for (size_t i = 0; i < N_ELEMS(cases); i++) {
+		size_t n = 0;
+		struct hm_patlist *l;
+		const struct hm_pattern *got;
+
+		while (n < 5 && cases[i].texts[n] != NULL)
+			n++;
+		l = hm_patlist_build(cases[i].texts, n, NULL, NULL, 0);
+		assert_non_null(l);
+		got = hm_patlist_top(l);
+		if ((got == NULL) != (cases[i].want == NULL) ||
+		    (got != NULL && strcmp(got->text, cases[i].want) != 0)) {
+			print_error("# row %zu: top %s, want %s\n", i, got ? got->text : "none",
+				    cases[i].want ? cases[i].want : "none");
+			failed++;
+		}
+		hm_patlist_free(&l);
+	}
+	assert_null(hm_patlist_top(NULL));
+	if (failed > 0)
+		fail_msg("%d of %zu top rows differ", failed, N_ELEMS(cases));
+}
+
 static void test_build_edges(void **state)
 {
 	static const char *const bad[] = { "a\x01@x.org", "*@*", NULL, "" };
@@ -678,6 +721,21 @@ static void test_best_brute_force(void **state)
 		}
 		l = hm_patlist_build(tp, nt, NULL, NULL, 0);
 		assert_non_null(l);
+		/* the top pattern, by the same order without addresses */
+		{
+			const struct hm_pattern *top = NULL, *gtop = hm_patlist_top(l);
+
+			for (size_t j = 0; j < nall; j++) {
+				int c = hm_pattern_specificity_cmp(&all[j], top);
+
+				if (c > 0 || (c == 0 && strcmp(all[j].text, top->text) < 0))
+					top = &all[j];
+			}
+			if (((top == NULL) != (gtop == NULL) ||
+			     (top != NULL && strcmp(top->text, gtop->text) != 0)) && failed++ < 5)
+				print_error("# round %d: top %s, want %s\n", round,
+					    gtop ? gtop->text : "none", top ? top->text : "none");
+		}
 		got = hm_patlist_best(l, ap, na, &which);
 		if (((got == NULL) != (want == NULL) ||
 		     (got != NULL && (strcmp(got->text, want->text) != 0 || which != bwhich))) &&
@@ -808,6 +866,7 @@ int main(void)
 		cmocka_unit_test(test_specificity),
 		cmocka_unit_test(test_specificity_order),
 		cmocka_unit_test(test_best),
+		cmocka_unit_test(test_top),
 		cmocka_unit_test(test_build_edges),
 		cmocka_unit_test(test_best_brute_force),
 		cmocka_unit_test(test_scaling),

@@ -1,0 +1,1371 @@
+/*
+ * store.c - Redis policy store: connection pool, cache, invalidation thread.
+ *
+ * Pieces, top to bottom:
+ *   values     immutable reference-counted hm_rvalue, built from one reply
+ *   cache      hash table + LRU list under one mutex; an entry is trusted
+ *              ("fresh") only if it was read under the current tracking
+ *              session and is younger than the TTL; untrusted entries are
+ *              kept as the fallback for an outage
+ *   wire       connect, and one pipelined exchange bounded by a deadline
+ *              (poll + hiredis' buffer functions, so a slow Redis costs at
+ *              most the command timeout, never a blocked thread)
+ *   pool       connections checked out by one thread at a time
+ *   tracking   the thread that holds the __redis__:invalidate subscription
+ *              and reconnects it; each (re)connect starts a new session
+ *              ("epoch"), which distrusts everything read before
+ *   lookups    hm_store_get()
+ *
+ * Races handled: a value read while an invalidation for its key is on the
+ * way is stored untrusted (per-stripe invalidation counters compared before
+ * and after the exchange), and a reply never replaces an entry read by a
+ * later request.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "milter/log.h"
+#include "policy/store.h"
+
+#define SUB_CHANNEL "__redis__:invalidate"
+#define STRIPES 256			/* invalidation counters */
+#define PROBE_INTERVAL_MS 1000		/* callers' reconnects while down */
+#define SUB_PING_MS 1000		/* keepalive on the subscription */
+#define SUB_RETRY_MIN_MS 100
+#define SUB_RETRY_MAX_MS 1000
+#define MAX_BUCKETS (1u << 20)
+
+struct entry {
+	char *key;			/* without the prefix */
+	size_t keylen;
+	enum hm_rv_type type;		/* as asked: part of the identity */
+	uint64_t hash;
+	struct hm_rvalue *val;		/* the cache's reference */
+	uint64_t epoch;			/* tracking session it was read under, 0: untrusted */
+	uint64_t req_seq;		/* request that read it: later requests win */
+	int64_t fetched_ms;
+	struct entry *chain;
+	struct entry *prev, *next;	/* LRU, most recent first */
+};
+
+struct conn {
+	redisContext *c;
+	uint64_t epoch;			/* tracking session registered with, 0: none */
+	bool busy;
+};
+
+struct hm_store {
+	char *host, *unix_path, *password, *prefix;
+	int port, db;
+	long connect_ms, command_ms, ttl_ms;
+	size_t prefix_len, pool_size, cache_max;
+	char where[300];		/* "127.0.0.1:6379" or "unix:/path", for logs */
+
+	/* Cache and tracking state, one lock. */
+	pthread_mutex_t mtx;
+	struct entry **buckets;
+	size_t nbuckets, entries;
+	struct entry lru;		/* sentinel */
+	uint64_t stripe_seq[STRIPES];
+	uint64_t flush_seq, req_seq;
+	uint64_t epoch;			/* bumped whenever the subscription comes or goes */
+	bool track_up;
+	long long sub_id;
+
+	pthread_mutex_t pool_mtx;
+	pthread_cond_t pool_cv;
+	struct conn *pool;
+
+	atomic_int state;		/* 1 up, 0 down, -1 not known yet */
+	atomic_llong last_probe_ms;
+	pthread_mutex_t err_mtx;
+	char last_err[256];
+
+	pthread_t sub_thread;
+	bool sub_started;
+	int wake[2];			/* hm_store_free() wakes the thread */
+	atomic_bool stop;
+	pthread_mutex_t sub_mtx;
+	pthread_cond_t sub_cv;
+	bool sub_first_done;
+	bool sub_refused_logged;
+
+	atomic_uint_least64_t hits, misses, stale, failed, round_trips, commands,
+		connects, invalidations;
+};
+
+/* ---- time ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timeval ms_tv(long ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	return tv;
+}
+
+static struct timespec ms_abs_ts(int64_t deadline_ms)
+{
+	struct timespec ts = {
+		.tv_sec = deadline_ms / 1000,
+		.tv_nsec = (deadline_ms % 1000) * 1000000,
+	};
+
+	return ts;
+}
+
+/* Wait for fd until the deadline: 1 ready (or error to read), 0 timeout, -1 error. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = events };
+		int64_t left = deadline - now_ms();
+		int r;
+
+		if (left <= 0)
+			return 0;
+		r = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		if (r > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* ---- values ---- */
+
+struct hm_rvalue *hm_rvalue_ref(struct hm_rvalue *v)
+{
+	atomic_fetch_add_explicit(&v->refs_, 1, memory_order_relaxed);
+	return v;
+}
+
+void hm_rvalue_release(struct hm_rvalue **vp)
+{
+	struct hm_rvalue *v = *vp;
+
+	*vp = NULL;
+	if (!v || atomic_fetch_sub_explicit(&v->refs_, 1, memory_order_acq_rel) != 1)
+		return;
+	void *d = atomic_load_explicit(&v->derived, memory_order_acquire);
+	if (d && v->derived_free)
+		v->derived_free(d);
+	free(v);	/* items and strings live in the same block */
+}
+
+void *hm_rvalue_derive(struct hm_rvalue *v,
+	void *(*make)(const struct hm_rvalue *, void *arg), void *arg,
+	void (*free_fn)(void *))
+{
+	void *cur = atomic_load_explicit(&v->derived, memory_order_acquire);
+	void *mine, *expected = NULL;
+
+	if (cur)
+		return cur;
+	mine = make(v, arg);
+	if (!mine)
+		return NULL;
+	/*
+	 * derived_free is written by the winner only, before it drops its
+	 * reference; the last release (acq_rel on refs_) sees it.
+	 */
+	if (atomic_compare_exchange_strong_explicit(&v->derived, &expected, mine,
+			memory_order_acq_rel, memory_order_acquire)) {
+		v->derived_free = free_fn;
+		return mine;
+	}
+	if (free_fn)
+		free_fn(mine);
+	return expected;
+}
+
+const char *hm_rvalue_hget(const struct hm_rvalue *v, const char *field)
+{
+	if (!v || v->type != HM_RV_HASH)
+		return NULL;
+	for (size_t i = 0; i + 1 < v->n; i += 2)
+		if (strcmp(v->items[i], field) == 0)
+			return v->items[i + 1];
+	return NULL;
+}
+
+static bool has_nul(const redisReply *r)
+{
+	return memchr(r->str, '\0', r->len) != NULL;
+}
+
+/*
+ * One block: the struct, the item pointers, the strings.  Items holding a
+ * NUL byte cannot be C strings: a set drops such a member, a hash the pair,
+ * a string is treated as absent (bad data never becomes another pattern).
+ */
+static struct hm_rvalue *rv_build(enum hm_rv_type type, redisReply **el, size_t nel)
+{
+	size_t n = 0, bytes = 0, step = type == HM_RV_HASH ? 2 : 1;
+	struct hm_rvalue *v;
+	char *p;
+
+	for (size_t i = 0; i + step <= nel; i += step) {
+		bool bad = false;
+		for (size_t j = 0; j < step; j++)
+			bad |= has_nul(el[i + j]);
+		if (bad)
+			continue;
+		for (size_t j = 0; j < step; j++)
+			bytes += el[i + j]->len + 1;
+		n += step;
+	}
+	if (n == 0)
+		type = HM_RV_NONE;
+	v = calloc(1, sizeof(*v) + n * sizeof(char *) + bytes);
+	if (!v)
+		return NULL;
+	v->type = type;
+	v->n = n;
+	v->items = (char **)(v + 1);
+	atomic_init(&v->derived, NULL);
+	atomic_init(&v->refs_, 1);
+	p = (char *)(v->items + n);
+	n = 0;
+	for (size_t i = 0; i + step <= nel && type != HM_RV_NONE; i += step) {
+		bool bad = false;
+		for (size_t j = 0; j < step; j++)
+			bad |= has_nul(el[i + j]);
+		if (bad)
+			continue;
+		for (size_t j = 0; j < step; j++) {
+			memcpy(p, el[i + j]->str, el[i + j]->len);
+			p[el[i + j]->len] = '\0';
+			v->items[n++] = p;
+			p += el[i + j]->len + 1;
+		}
+	}
+	return v;
+}
+
+/*
+ * The value of one reply to GET / HGETALL / SMEMBERS: HM_RV_NONE for nil, an
+ * empty array or an unexpected shape, and for WRONGTYPE (*wrongtype_r set);
+ * NULL for another error reply or out of memory.
+ */
+static struct hm_rvalue *rv_from_reply(enum hm_rv_type type, const redisReply *r,
+	bool *wrongtype_r)
+{
+	*wrongtype_r = false;
+	if (r->type == REDIS_REPLY_ERROR) {
+		if (strncmp(r->str, "WRONGTYPE", 9) != 0)
+			return NULL;
+		*wrongtype_r = true;
+		return rv_build(HM_RV_NONE, NULL, 0);
+	}
+	if (type == HM_RV_STRING && r->type == REDIS_REPLY_STRING) {
+		redisReply *one = (redisReply *)r;
+		return rv_build(HM_RV_STRING, &one, 1);
+	}
+	if (type != HM_RV_STRING && r->type == REDIS_REPLY_ARRAY) {
+		for (size_t i = 0; i < r->elements; i++)
+			if (r->element[i]->type != REDIS_REPLY_STRING)
+				return rv_build(HM_RV_NONE, NULL, 0);
+		return rv_build(type, r->element, r->elements);
+	}
+	return rv_build(HM_RV_NONE, NULL, 0);	/* nil: no such key */
+}
+
+/* ---- cache (callers hold s->mtx) ---- */
+
+static uint64_t hash_key(const char *k, size_t len)
+{
+	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)k[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static size_t stripe_of(uint64_t h)
+{
+	return (size_t)(h >> 56) % STRIPES;
+}
+
+static void lru_unlink(struct entry *e)
+{
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+}
+
+static void lru_push(struct hm_store *s, struct entry *e)
+{
+	e->next = s->lru.next;
+	e->prev = &s->lru;
+	s->lru.next->prev = e;
+	s->lru.next = e;
+}
+
+static struct entry *cache_find(struct hm_store *s, const char *key, size_t len,
+	enum hm_rv_type type, uint64_t h)
+{
+	for (struct entry *e = s->buckets[h & (s->nbuckets - 1)]; e; e = e->chain)
+		if (e->hash == h && e->type == type && e->keylen == len &&
+		    memcmp(e->key, key, len) == 0)
+			return e;
+	return NULL;
+}
+
+static void entry_free(struct entry *e)
+{
+	hm_rvalue_release(&e->val);
+	free(e->key);
+	free(e);
+}
+
+/* Unlink e from its bucket and the LRU list, and free it. */
+static void cache_remove(struct hm_store *s, struct entry *e)
+{
+	struct entry **pp = &s->buckets[e->hash & (s->nbuckets - 1)];
+
+	while (*pp != e)
+		pp = &(*pp)->chain;
+	*pp = e->chain;
+	lru_unlink(e);
+	s->entries--;
+	entry_free(e);
+}
+
+static void cache_flush(struct hm_store *s)
+{
+	while (s->lru.next != &s->lru)
+		cache_remove(s, s->lru.next);
+}
+
+/* Every entry of this key, whatever type it was asked as. */
+static void cache_invalidate(struct hm_store *s, const char *key, size_t len)
+{
+	uint64_t h = hash_key(key, len);
+	struct entry *e = s->buckets[h & (s->nbuckets - 1)], *next;
+
+	s->stripe_seq[stripe_of(h)]++;
+	for (; e; e = next) {
+		next = e->chain;
+		if (e->hash == h && e->keylen == len && memcmp(e->key, key, len) == 0)
+			cache_remove(s, e);
+	}
+}
+
+static bool entry_fresh(const struct hm_store *s, const struct entry *e, int64_t now)
+{
+	return s->track_up && e->epoch == s->epoch && now - e->fetched_ms < s->ttl_ms;
+}
+
+/*
+ * Store v (the cache takes its own reference) unless an entry read by a
+ * later request is there.  Evicts the least recently used beyond cache_max.
+ */
+static void cache_put(struct hm_store *s, const char *key, size_t len,
+	enum hm_rv_type type, uint64_t h, struct hm_rvalue *v, uint64_t epoch,
+	uint64_t req_seq, int64_t now)
+{
+	struct entry *e = cache_find(s, key, len, type, h);
+
+	if (e) {
+		if (e->req_seq > req_seq)
+			return;
+		hm_rvalue_release(&e->val);
+		lru_unlink(e);
+	} else {
+		e = calloc(1, sizeof(*e));
+		if (!e || !(e->key = malloc(len + 1))) {
+			free(e);
+			return;		/* not cached: harmless */
+		}
+		memcpy(e->key, key, len);
+		e->key[len] = '\0';
+		e->keylen = len;
+		e->type = type;
+		e->hash = h;
+		e->chain = s->buckets[h & (s->nbuckets - 1)];
+		s->buckets[h & (s->nbuckets - 1)] = e;
+		s->entries++;
+	}
+	e->val = hm_rvalue_ref(v);
+	e->epoch = epoch;
+	e->req_seq = req_seq;
+	e->fetched_ms = now;
+	lru_push(s, e);
+	while (s->entries > s->cache_max)
+		cache_remove(s, s->lru.prev);
+}
+
+/* ---- up / down ---- */
+
+static void set_down(struct hm_store *s, const char *why)
+{
+	pthread_mutex_lock(&s->err_mtx);
+	snprintf(s->last_err, sizeof(s->last_err), "%s", why);
+	pthread_mutex_unlock(&s->err_mtx);
+	atomic_store(&s->last_probe_ms, now_ms());	/* next try in a second */
+	if (atomic_exchange(&s->state, 0) != 0)
+		hm_log(HM_LOG_WARNING, "redis %s unavailable: %s; using cached policy, "
+			"then defaults, until it is back", s->where, why);
+}
+
+static void set_up(struct hm_store *s)
+{
+	if (atomic_exchange(&s->state, 1) == 0)
+		hm_log(HM_LOG_NOTICE, "redis %s available again", s->where);
+}
+
+bool hm_store_up(const struct hm_store *s)
+{
+	return atomic_load(&((struct hm_store *)s)->state) == 1;
+}
+
+/* ---- wire ---- */
+
+static redisContext *dial(struct hm_store *s, char *err, size_t errlen)
+{
+	struct timeval tv = ms_tv(s->connect_ms);
+	redisContext *c = s->unix_path ? redisConnectUnixWithTimeout(s->unix_path, tv)
+		: redisConnectWithTimeout(s->host, s->port, tv);
+
+	if (!c) {
+		snprintf(err, errlen, "connect %s: out of memory", s->where);
+		return NULL;
+	}
+	if (c->err) {
+		snprintf(err, errlen, "connect %s: %s", s->where, c->errstr);
+		redisFree(c);
+		return NULL;
+	}
+	/* A backstop: exchange() itself polls against a deadline. */
+	if (redisSetTimeout(c, ms_tv(s->command_ms)) != REDIS_OK) {
+		snprintf(err, errlen, "connect %s: cannot set timeout: %s", s->where, c->errstr);
+		redisFree(c);
+		return NULL;
+	}
+	return c;
+}
+
+static int append(struct hm_store *s, redisContext *c, int argc, const char **argv,
+	const size_t *lens)
+{
+	size_t l[8];
+
+	if (!lens) {
+		for (int i = 0; i < argc && i < 8; i++)
+			l[i] = strlen(argv[i]);
+		lens = l;
+	}
+	atomic_fetch_add(&s->commands, 1);
+	return redisAppendCommandArgv(c, argc, argv, lens) == REDIS_OK ? 0 : -1;
+}
+
+/*
+ * Send what is buffered and read nrep replies, all before the deadline.
+ * -1 with err on failure (the context is unusable then; *timeout_r says
+ * whether Redis was merely slow).  On success the caller frees the replies.
+ */
+static int exchange(redisContext *c, size_t nrep, redisReply **rep, int64_t deadline,
+	char *err, size_t errlen, bool *timeout_r)
+{
+	int done = 0;
+	size_t got = 0;
+
+	*timeout_r = false;
+	while (!done) {
+		if (redisBufferWrite(c, &done) != REDIS_OK)
+			goto io;
+		if (!done && wait_fd(c->fd, POLLOUT, deadline) <= 0)
+			goto slow;
+	}
+	for (; got < nrep; got++) {
+		void *r = NULL;
+
+		for (;;) {
+			if (redisGetReplyFromReader(c, &r) != REDIS_OK)
+				goto io;
+			if (r)
+				break;
+			if (wait_fd(c->fd, POLLIN, deadline) <= 0)
+				goto slow;
+			if (redisBufferRead(c) != REDIS_OK)
+				goto io;
+		}
+		rep[got] = r;
+	}
+	return 0;
+slow:
+	*timeout_r = true;
+	snprintf(err, errlen, "no answer within the command timeout");
+	goto fail;
+io:
+	snprintf(err, errlen, "%s", c->errstr[0] ? c->errstr : "connection error");
+fail:
+	while (got > 0)
+		freeReplyObject(rep[--got]);
+	return -1;
+}
+
+/*
+ * Commands every new connection starts with (AUTH, SELECT, CLIENT
+ * TRACKING), appended to its first exchange so that set-up costs no round
+ * trip of its own.  Returns how many, or -1.
+ */
+static int append_setup(struct hm_store *s, redisContext *c, long long track_id)
+{
+	int n = 0;
+	char num[32];
+
+	if (s->password) {
+		const char *a[] = { "AUTH", s->password };
+		if (append(s, c, 2, a, NULL) < 0)
+			return -1;
+		n++;
+	}
+	if (s->db != 0) {
+		const char *a[] = { "SELECT", num };
+		snprintf(num, sizeof(num), "%d", s->db);
+		if (append(s, c, 2, a, NULL) < 0)
+			return -1;
+		n++;
+	}
+	if (track_id >= 0) {
+		const char *a[] = { "CLIENT", "TRACKING", "on", "REDIRECT", num,
+			"BCAST", "PREFIX", s->prefix };
+		snprintf(num, sizeof(num), "%lld", track_id);
+		if (append(s, c, 8, a, NULL) < 0)
+			return -1;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Replies to the set-up commands: AUTH or SELECT refused is a failure of
+ * the connection; tracking refused only means its reads are not trusted.
+ */
+static int check_setup(struct hm_store *s, redisReply **rep, int nsetup,
+	bool *tracked_r, char *err, size_t errlen)
+{
+	int i = 0;
+
+	*tracked_r = false;
+	if (s->password && i < nsetup) {
+		if (rep[i]->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "AUTH failed: %s", rep[i]->str);
+			return -1;
+		}
+		i++;
+	}
+	if (s->db != 0 && i < nsetup) {
+		if (rep[i]->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "SELECT %d failed: %s", s->db, rep[i]->str);
+			return -1;
+		}
+		i++;
+	}
+	if (i < nsetup) {
+		if (rep[i]->type == REDIS_REPLY_ERROR)
+			hm_log(HM_LOG_DEBUG, "redis %s: CLIENT TRACKING refused: %s",
+				s->where, rep[i]->str);
+		else
+			*tracked_r = true;
+	}
+	return 0;
+}
+
+/* ---- pool ---- */
+
+static struct conn *pool_get(struct hm_store *s, int64_t deadline)
+{
+	struct conn *found = NULL;
+
+	pthread_mutex_lock(&s->pool_mtx);
+	for (;;) {
+		for (size_t i = 0; i < s->pool_size; i++) {
+			struct conn *k = &s->pool[i];
+			if (!k->busy && (!found || (!found->c && k->c)))
+				found = k;
+		}
+		if (found)
+			break;
+		struct timespec ts = ms_abs_ts(deadline);
+		if (pthread_cond_timedwait(&s->pool_cv, &s->pool_mtx, &ts) == ETIMEDOUT)
+			break;
+	}
+	if (found)
+		found->busy = true;
+	pthread_mutex_unlock(&s->pool_mtx);
+	return found;
+}
+
+static void pool_put(struct hm_store *s, struct conn *k)
+{
+	pthread_mutex_lock(&s->pool_mtx);
+	k->busy = false;
+	pthread_cond_signal(&s->pool_cv);
+	pthread_mutex_unlock(&s->pool_mtx);
+}
+
+static void conn_close(struct conn *k)
+{
+	if (k->c)
+		redisFree(k->c);
+	k->c = NULL;
+	k->epoch = 0;
+}
+
+/*
+ * A batch of commands on one pooled connection: made (or re-made, when the
+ * tracking session changed) with its set-up commands in front, then one
+ * exchange.  build() appends the batch's commands and returns their count.
+ * A connection that was idle and turns out closed (server timeout, restart)
+ * is re-made once.  On success, rep[] holds the batch's replies and
+ * *epoch_r the session its reads are tracked under (0: not tracked).
+ */
+static int run_batch(struct hm_store *s, struct conn *k,
+	int (*build)(struct hm_store *, redisContext *, void *), void *arg,
+	redisReply **rep, size_t nrep, int64_t deadline, uint64_t *epoch_r,
+	char *err, size_t errlen)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		uint64_t epoch;
+		long long track_id;
+		bool fresh = false, tracked, slow;
+		int nsetup = 0;
+		redisReply *setup[3];
+
+		pthread_mutex_lock(&s->mtx);
+		epoch = s->track_up ? s->epoch : 0;
+		track_id = s->track_up ? s->sub_id : -1;
+		pthread_mutex_unlock(&s->mtx);
+
+		if (k->c && epoch != 0 && k->epoch != epoch)
+			conn_close(k);	/* its redirect points at an old subscriber */
+		if (!k->c) {
+			int64_t t0 = now_ms();
+
+			if (!(k->c = dial(s, err, errlen)))
+				return -1;
+			deadline += now_ms() - t0;	/* the connect has its own budget */
+			atomic_fetch_add(&s->connects, 1);
+			fresh = true;
+			if ((nsetup = append_setup(s, k->c, track_id)) < 0)
+				goto oom;
+		}
+		int nb = build(s, k->c, arg);
+		if (nb < 0 || (size_t)nb != nrep)
+			goto oom;
+		if (nsetup > 0 && exchange(k->c, (size_t)nsetup, setup, deadline,
+				err, errlen, &slow) < 0) {
+			conn_close(k);
+			return -1;
+		}
+		if (nsetup > 0) {
+			int r = check_setup(s, setup, nsetup, &tracked, err, errlen);
+			for (int i = 0; i < nsetup; i++)
+				freeReplyObject(setup[i]);
+			if (r < 0) {
+				conn_close(k);
+				return -1;
+			}
+			k->epoch = tracked ? epoch : 0;
+		}
+		atomic_fetch_add(&s->round_trips, 1);
+		if (exchange(k->c, nrep, rep, deadline, err, errlen, &slow) == 0) {
+			*epoch_r = k->epoch;
+			return 0;
+		}
+		conn_close(k);
+		if (fresh || slow)
+			return -1;
+		/* An idle socket found closed fails at once: the budget is left. */
+	}
+	return -1;
+oom:
+	snprintf(err, errlen, "out of memory");
+	conn_close(k);
+	return -1;
+}
+
+/* While down, callers try Redis at most once per PROBE_INTERVAL_MS between them. */
+static bool may_try(struct hm_store *s)
+{
+	long long last, now;
+
+	if (atomic_load(&s->state) != 0)
+		return true;
+	now = now_ms();
+	last = atomic_load(&s->last_probe_ms);
+	if (now - last < PROBE_INTERVAL_MS)
+		return false;
+	return atomic_compare_exchange_strong(&s->last_probe_ms, &last, now);
+}
+
+/* ---- tracking thread ---- */
+
+static void handle_invalidation(struct hm_store *s, const redisReply *r)
+{
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(r->element[0]->str, "message") != 0)
+		return;		/* subscribe confirmation, pong */
+	const redisReply *p = r->element[2];
+
+	pthread_mutex_lock(&s->mtx);
+	if (p->type == REDIS_REPLY_NIL) {	/* FLUSHALL / FLUSHDB */
+		s->flush_seq++;
+		cache_flush(s);
+		atomic_fetch_add(&s->invalidations, 1);
+	} else {
+		size_t n = p->type == REDIS_REPLY_ARRAY ? p->elements : 1;
+
+		for (size_t i = 0; i < n; i++) {
+			const redisReply *k = p->type == REDIS_REPLY_ARRAY ? p->element[i] : p;
+
+			if (k->type != REDIS_REPLY_STRING || (size_t)k->len < s->prefix_len ||
+			    memcmp(k->str, s->prefix, s->prefix_len) != 0)
+				continue;
+			cache_invalidate(s, k->str + s->prefix_len, k->len - s->prefix_len);
+			atomic_fetch_add(&s->invalidations, 1);
+		}
+	}
+	pthread_mutex_unlock(&s->mtx);
+}
+
+/*
+ * Connect the subscription: [AUTH], CLIENT ID, SUBSCRIBE.  0 on success;
+ * -1: Redis unreachable or refusing us (an outage); -2: reachable but
+ * refusing the subscription (no invalidation: lookups go to Redis).
+ */
+static int sub_connect(struct hm_store *s, redisContext **c_r, long long *id_r,
+	char *err, size_t errlen)
+{
+	redisContext *c = dial(s, err, errlen);
+	redisReply *rep[3];
+	size_t n = 0, i = 0;
+	bool slow;
+	int rc = 0;
+
+	if (!c)
+		return -1;
+	if (s->password) {
+		const char *a[] = { "AUTH", s->password };
+		if (append(s, c, 2, a, NULL) < 0)
+			goto oom;
+		n++;
+	}
+	const char *id[] = { "CLIENT", "ID" }, *sub[] = { "SUBSCRIBE", SUB_CHANNEL };
+	if (append(s, c, 2, id, NULL) < 0 || append(s, c, 2, sub, NULL) < 0)
+		goto oom;
+	n += 2;
+	if (exchange(c, n, rep, now_ms() + s->command_ms, err, errlen, &slow) < 0) {
+		redisFree(c);
+		return -1;
+	}
+	if (s->password) {
+		if (rep[i]->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "AUTH failed: %s", rep[i]->str);
+			rc = -1;
+		}
+		i++;
+	}
+	if (rc == 0 && rep[i]->type != REDIS_REPLY_INTEGER) {
+		snprintf(err, errlen, "CLIENT ID: %s",
+			rep[i]->type == REDIS_REPLY_ERROR ? rep[i]->str : "unexpected reply");
+		/* NOAUTH means a password is missing: an outage like a wrong one. */
+		rc = rep[i]->type == REDIS_REPLY_ERROR &&
+			strncmp(rep[i]->str, "NOAUTH", 6) == 0 ? -1 : -2;
+	}
+	if (rc == 0)
+		*id_r = rep[i]->integer;
+	i++;
+	if (rc == 0 && rep[i]->type != REDIS_REPLY_ARRAY) {
+		snprintf(err, errlen, "SUBSCRIBE: %s",
+			rep[i]->type == REDIS_REPLY_ERROR ? rep[i]->str : "unexpected reply");
+		rc = -2;
+	}
+	for (size_t j = 0; j < n; j++)
+		freeReplyObject(rep[j]);
+	if (rc < 0) {
+		redisFree(c);
+		return rc;
+	}
+	*c_r = c;
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	redisFree(c);
+	return -1;
+}
+
+/* Sleep ms, or less if hm_store_free() wakes us.  false: stop. */
+static bool sub_sleep(struct hm_store *s, long ms)
+{
+	struct pollfd p = { .fd = s->wake[0], .events = POLLIN };
+
+	if (!atomic_load(&s->stop))
+		(void)poll(&p, 1, (int)ms);
+	return !atomic_load(&s->stop);
+}
+
+/* Read invalidations until the connection fails or we are stopped. */
+static void sub_loop(struct hm_store *s, redisContext *c, char *err, size_t errlen)
+{
+	int64_t last_rx = now_ms(), ping_sent = 0;
+	long dead_ms = s->command_ms * 3 > 3000 ? s->command_ms * 3 : 3000;
+
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = c->fd, .events = POLLIN },
+			{ .fd = s->wake[0], .events = POLLIN },
+		};
+		void *r;
+		int64_t now;
+
+		/* Replies already buffered (read along with an earlier one) first. */
+		for (;;) {
+			r = NULL;
+			if (redisGetReplyFromReader(c, &r) != REDIS_OK) {
+				snprintf(err, errlen, "%s", c->errstr);
+				return;
+			}
+			if (!r)
+				break;
+			handle_invalidation(s, r);
+			freeReplyObject(r);
+			last_rx = now_ms();
+			ping_sent = 0;
+		}
+		if (poll(p, 2, 250) < 0 && errno != EINTR) {
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			return;
+		}
+		if (atomic_load(&s->stop))
+			return;
+		if (p[0].revents && redisBufferRead(c) != REDIS_OK) {
+			snprintf(err, errlen, "%s", c->errstr[0] ? c->errstr : "connection closed");
+			return;
+		}
+		now = now_ms();
+		if (ping_sent && now - ping_sent > dead_ms) {
+			snprintf(err, errlen, "no answer to PING for %ld ms", dead_ms);
+			return;
+		}
+		/* Keepalive: a half-open connection would silently lose invalidations. */
+		if (!ping_sent && now - last_rx >= SUB_PING_MS) {
+			const char *a[] = { "PING" };
+			int done = 0;
+
+			if (append(s, c, 1, a, NULL) < 0) {
+				snprintf(err, errlen, "out of memory");
+				return;
+			}
+			while (!done)
+				if (redisBufferWrite(c, &done) != REDIS_OK) {
+					snprintf(err, errlen, "%s", c->errstr);
+					return;
+				}
+			ping_sent = now;
+		}
+	}
+}
+
+static void sub_first_done(struct hm_store *s)
+{
+	pthread_mutex_lock(&s->sub_mtx);
+	s->sub_first_done = true;
+	pthread_cond_broadcast(&s->sub_cv);
+	pthread_mutex_unlock(&s->sub_mtx);
+}
+
+static void *sub_main(void *arg)
+{
+	struct hm_store *s = arg;
+	long retry = 0;		/* a lost subscription is retried at once */
+
+	while (!atomic_load(&s->stop)) {
+		char err[256];
+		redisContext *c = NULL;
+		long long id = 0;
+		int r = sub_connect(s, &c, &id, err, sizeof(err));
+
+		if (r < 0) {
+			if (r == -1)
+				set_down(s, err);
+			else if (!s->sub_refused_logged) {
+				s->sub_refused_logged = true;
+				hm_log(HM_LOG_WARNING, "redis %s: no invalidation (%s); every "
+					"lookup goes to Redis", s->where, err);
+			}
+			sub_first_done(s);
+			if (!sub_sleep(s, retry))
+				break;
+			retry = retry == 0 ? SUB_RETRY_MIN_MS
+				: retry * 2 > SUB_RETRY_MAX_MS ? SUB_RETRY_MAX_MS : retry * 2;
+			continue;
+		}
+		retry = 0;
+		/* A new session: everything read before must be read again. */
+		pthread_mutex_lock(&s->mtx);
+		s->epoch++;
+		s->track_up = true;
+		s->sub_id = id;
+		pthread_mutex_unlock(&s->mtx);
+		set_up(s);
+		sub_first_done(s);
+
+		sub_loop(s, c, err, sizeof(err));
+
+		pthread_mutex_lock(&s->mtx);
+		s->epoch++;
+		s->track_up = false;
+		pthread_mutex_unlock(&s->mtx);
+		redisFree(c);
+		if (!atomic_load(&s->stop))
+			hm_log(HM_LOG_DEBUG, "redis %s: invalidation connection lost: %s",
+				s->where, err);
+	}
+	return NULL;
+}
+
+/* ---- lookups ---- */
+
+struct miss {
+	size_t i;			/* index in keys[] */
+	size_t dup_of;			/* == own position, or an earlier miss of the same key */
+	const char *key;
+	size_t len;
+	enum hm_rv_type type;
+	uint64_t hash, stripe_seq;
+	struct hm_rvalue *stale;	/* untrusted cached value: the outage fallback */
+	redisReply *reply;
+};
+
+struct fetch {
+	struct miss *m;
+	size_t n;
+};
+
+static int build_fetch(struct hm_store *s, redisContext *c, void *arg)
+{
+	struct fetch *f = arg;
+	int n = 0;
+
+	for (size_t j = 0; j < f->n; j++) {
+		struct miss *m = &f->m[j];
+		const char *cmd = m->type == HM_RV_HASH ? "HGETALL"
+			: m->type == HM_RV_SET ? "SMEMBERS" : "GET";
+		size_t klen = s->prefix_len + m->len;
+		char *full;
+		const char *argv[2];
+		size_t lens[2];
+		int r;
+
+		if (m->dup_of != j)
+			continue;
+		if (!(full = malloc(klen)))
+			return -1;
+		memcpy(full, s->prefix, s->prefix_len);
+		memcpy(full + s->prefix_len, m->key, m->len);
+		argv[0] = cmd;
+		lens[0] = strlen(cmd);
+		argv[1] = full;
+		lens[1] = klen;
+		r = append(s, c, 2, argv, lens);
+		free(full);
+		if (r < 0)
+			return -1;
+		n++;
+	}
+	return n;
+}
+
+static bool key_ok(const struct hm_store_key *k)
+{
+	return k->key && (k->type == HM_RV_STRING || k->type == HM_RV_HASH ||
+		k->type == HM_RV_SET);
+}
+
+enum hm_store_status hm_store_get(struct hm_store *s,
+	const struct hm_store_key *keys, size_t n,
+	struct hm_rvalue **vals, enum hm_rv_source *src)
+{
+	struct miss *m = NULL;
+	size_t nm = 0, nuniq = 0;
+	uint64_t flush_seq = 0, req_seq = 0;
+	int64_t now = now_ms();
+	bool fail = false, oom = false;
+
+	for (size_t i = 0; i < n; i++) {
+		vals[i] = NULL;
+		if (src)
+			src[i] = HM_SRC_NONE;
+	}
+	/* Pass 1, one lock: fresh hits, and the misses with their counters. */
+	pthread_mutex_lock(&s->mtx);
+	for (size_t i = 0; i < n; i++) {
+		const struct hm_store_key *k = &keys[i];
+		size_t len;
+		uint64_t h;
+		struct entry *e;
+
+		if (!key_ok(k)) {
+			fail = true;
+			continue;
+		}
+		len = strlen(k->key);
+		h = hash_key(k->key, len);
+		e = cache_find(s, k->key, len, k->type, h);
+		if (e && entry_fresh(s, e, now)) {
+			vals[i] = hm_rvalue_ref(e->val);
+			if (src)
+				src[i] = HM_SRC_CACHE;
+			lru_unlink(e);
+			lru_push(s, e);
+			atomic_fetch_add_explicit(&s->hits, 1, memory_order_relaxed);
+			continue;
+		}
+		if (!m && !(m = calloc(n, sizeof(*m)))) {
+			oom = true;
+			break;
+		}
+		m[nm] = (struct miss){ .i = i, .dup_of = nm, .key = k->key, .len = len,
+			.type = k->type, .hash = h, .stripe_seq = s->stripe_seq[stripe_of(h)],
+			.stale = e ? hm_rvalue_ref(e->val) : NULL };
+		for (size_t j = 0; j < nm; j++)
+			if (m[j].dup_of == j && m[j].hash == h && m[j].type == k->type &&
+			    m[j].len == len && memcmp(m[j].key, k->key, len) == 0) {
+				m[nm].dup_of = j;
+				break;
+			}
+		if (m[nm].dup_of == nm)
+			nuniq++;
+		nm++;
+	}
+	flush_seq = s->flush_seq;
+	req_seq = ++s->req_seq;
+	pthread_mutex_unlock(&s->mtx);
+	if (oom) {
+		for (size_t i = 0; i < n; i++)
+			hm_rvalue_release(&vals[i]);
+		for (size_t j = 0; j < nm; j++)
+			hm_rvalue_release(&m[j].stale);
+		free(m);
+		hm_log(HM_LOG_ERR, "redis: out of memory");
+		return HM_STORE_FAILED;
+	}
+	if (nm == 0)
+		return fail ? HM_STORE_FAILED : HM_STORE_OK;
+
+	/* Pass 2: every miss in one exchange, unless Redis is known down. */
+	bool fetched = false;
+	uint64_t epoch = 0;
+	redisReply **rep = NULL;
+
+	if (may_try(s) && (rep = calloc(nuniq, sizeof(*rep)))) {
+		int64_t deadline = now_ms() + s->command_ms;
+		struct conn *k = pool_get(s, deadline);
+		struct fetch f = { .m = m, .n = nm };
+		char err[256];
+
+		if (!k) {
+			hm_log(HM_LOG_DEBUG, "redis %s: no free connection within %ld ms",
+				s->where, s->command_ms);
+		} else {
+			if (run_batch(s, k, build_fetch, &f, rep, nuniq, deadline, &epoch,
+					err, sizeof(err)) == 0) {
+				fetched = true;
+				/* An error that is not about the key's type: treat Redis as failing. */
+				for (size_t j = 0, r = 0; j < nm; j++) {
+					if (m[j].dup_of != j)
+						continue;
+					m[j].reply = rep[r++];
+					if (m[j].reply->type == REDIS_REPLY_ERROR &&
+					    strncmp(m[j].reply->str, "WRONGTYPE", 9) != 0 && fetched) {
+						snprintf(err, sizeof(err), "%s", m[j].reply->str);
+						fetched = false;
+						conn_close(k);
+					}
+				}
+			}
+			pool_put(s, k);
+			if (fetched)
+				set_up(s);
+			else
+				set_down(s, err);
+		}
+	}
+
+	/* Pass 3: build values, store them, fall back to stale ones. */
+	now = now_ms();
+	struct hm_rvalue **got = calloc(nm, sizeof(*got));
+
+	if (fetched && got) {
+		for (size_t j = 0; j < nm; j++) {
+			bool wrongtype;
+			if (m[j].dup_of != j)
+				continue;
+			got[j] = rv_from_reply(m[j].type, m[j].reply, &wrongtype);
+			if (wrongtype)
+				hm_log(HM_LOG_WARNING, "redis %s: key %s%s is not a %s; taken as absent",
+					s->where, s->prefix, m[j].key,
+					m[j].type == HM_RV_HASH ? "hash" : m[j].type == HM_RV_SET ? "set" : "string");
+		}
+		pthread_mutex_lock(&s->mtx);
+		for (size_t j = 0; j < nm; j++) {
+			bool trusted;
+			if (m[j].dup_of != j || !got[j])
+				continue;
+			/* Trusted only if no invalidation could have passed this reply. */
+			trusted = epoch != 0 && s->track_up && epoch == s->epoch &&
+				flush_seq == s->flush_seq &&
+				m[j].stripe_seq == s->stripe_seq[stripe_of(m[j].hash)];
+			cache_put(s, m[j].key, m[j].len, m[j].type, m[j].hash, got[j],
+				trusted ? epoch : 0, req_seq, now);
+		}
+		pthread_mutex_unlock(&s->mtx);
+	}
+	for (size_t j = 0; j < nm; j++) {
+		struct hm_rvalue *v = fetched && got ? got[m[j].dup_of] : NULL;
+		size_t i = m[j].i;
+
+		if (v) {
+			vals[i] = hm_rvalue_ref(v);
+			if (src)
+				src[i] = HM_SRC_REDIS;
+			atomic_fetch_add_explicit(&s->misses, 1, memory_order_relaxed);
+		} else if (m[j].stale) {
+			vals[i] = hm_rvalue_ref(m[j].stale);
+			if (src)
+				src[i] = HM_SRC_CACHE;
+			atomic_fetch_add_explicit(&s->stale, 1, memory_order_relaxed);
+		} else {
+			fail = true;
+			atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
+		}
+	}
+	for (size_t j = 0; j < nm; j++) {
+		hm_rvalue_release(&m[j].stale);
+		if (got)
+			hm_rvalue_release(&got[j]);
+		if (m[j].reply)
+			freeReplyObject(m[j].reply);
+	}
+	free(got);
+	free(rep);
+	free(m);
+	return fail ? HM_STORE_FAILED : HM_STORE_OK;
+}
+
+static int build_ping(struct hm_store *s, redisContext *c, void *arg)
+{
+	const char *a[] = { "PING" };
+
+	(void)arg;
+	return append(s, c, 1, a, NULL) < 0 ? -1 : 1;
+}
+
+int hm_store_check(struct hm_store *s, char *err, size_t errlen)
+{
+	int64_t deadline = now_ms() + s->command_ms;
+	struct conn *k = pool_get(s, deadline);
+	redisReply *rep = NULL;
+	uint64_t epoch;
+	int rc = -1;
+
+	if (!k) {
+		snprintf(err, errlen, "no free connection within %ld ms", s->command_ms);
+		return -1;
+	}
+	if (run_batch(s, k, build_ping, NULL, &rep, 1, deadline, &epoch, err, errlen) == 0) {
+		if (rep->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "%s", rep->str);
+			conn_close(k);
+		} else {
+			rc = 0;
+		}
+		freeReplyObject(rep);
+	}
+	pool_put(s, k);
+	if (rc == 0)
+		set_up(s);
+	else
+		set_down(s, err);
+	return rc;
+}
+
+void hm_store_stats(struct hm_store *s, struct hm_store_stats *st)
+{
+	st->hits = atomic_load(&s->hits);
+	st->misses = atomic_load(&s->misses);
+	st->stale = atomic_load(&s->stale);
+	st->failed = atomic_load(&s->failed);
+	st->round_trips = atomic_load(&s->round_trips);
+	st->commands = atomic_load(&s->commands);
+	st->connects = atomic_load(&s->connects);
+	st->invalidations = atomic_load(&s->invalidations);
+	pthread_mutex_lock(&s->mtx);
+	st->entries = s->entries;
+	st->tracking = s->track_up;
+	pthread_mutex_unlock(&s->mtx);
+}
+
+/* ---- life cycle ---- */
+
+static char *dup_or_null(const char *v)
+{
+	return v && *v ? strdup(v) : NULL;
+}
+
+int hm_store_new(const struct hm_store_conf *conf, struct hm_store **s_r,
+	char *err, size_t errlen)
+{
+	struct hm_store *s;
+	pthread_condattr_t ca;
+
+	*s_r = NULL;
+	if (conf->port < 0 || conf->port > 65535 || conf->db < 0 ||
+	    conf->connect_timeout_ms < 0 || conf->command_timeout_ms < 0 ||
+	    conf->cache_ttl_ms < 0) {
+		snprintf(err, errlen, "redis: port, db, timeouts and cache_ttl must not be negative "
+			"(port at most 65535)");
+		return -1;
+	}
+	if (conf->unix_path && strlen(conf->unix_path) >= 108) {
+		snprintf(err, errlen, "redis: unix socket path too long");
+		return -1;
+	}
+	if (!(s = calloc(1, sizeof(*s)))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	s->wake[0] = s->wake[1] = -1;
+	s->host = strdup(conf->host && *conf->host ? conf->host : "127.0.0.1");
+	s->unix_path = dup_or_null(conf->unix_path);
+	s->password = dup_or_null(conf->password);
+	s->prefix = strdup(conf->prefix && *conf->prefix ? conf->prefix : "hm:");
+	s->port = conf->port ? conf->port : 6379;
+	s->db = conf->db;
+	s->connect_ms = conf->connect_timeout_ms ? conf->connect_timeout_ms : 1000;
+	s->command_ms = conf->command_timeout_ms ? conf->command_timeout_ms : 500;
+	s->ttl_ms = conf->cache_ttl_ms ? conf->cache_ttl_ms : 60000;
+	s->pool_size = conf->pool_size ? conf->pool_size : 4;
+	s->cache_max = conf->cache_max ? conf->cache_max : 100000;
+	for (s->nbuckets = 16; s->nbuckets < s->cache_max && s->nbuckets < MAX_BUCKETS; )
+		s->nbuckets <<= 1;
+	s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
+	s->pool = calloc(s->pool_size, sizeof(*s->pool));
+	s->lru.next = s->lru.prev = &s->lru;
+	s->epoch = 1;
+	atomic_init(&s->state, -1);
+	atomic_init(&s->last_probe_ms, 0);
+	atomic_init(&s->stop, false);
+	if (!s->host || !s->prefix || !s->buckets || !s->pool ||
+	    (conf->unix_path && *conf->unix_path && !s->unix_path) ||
+	    (conf->password && *conf->password && !s->password)) {
+		snprintf(err, errlen, "out of memory");
+		goto fail_early;
+	}
+	s->prefix_len = strlen(s->prefix);
+	if (s->unix_path)
+		snprintf(s->where, sizeof(s->where), "unix:%s", s->unix_path);
+	else
+		snprintf(s->where, sizeof(s->where), "%s:%d", s->host, s->port);
+	if (pipe(s->wake) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto fail_early;
+	}
+	(void)fcntl(s->wake[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(s->wake[1], F_SETFD, FD_CLOEXEC);
+	pthread_mutex_init(&s->mtx, NULL);
+	pthread_mutex_init(&s->pool_mtx, NULL);
+	pthread_mutex_init(&s->err_mtx, NULL);
+	pthread_mutex_init(&s->sub_mtx, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->pool_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&s->sub_cv, NULL);
+	if ((errno = pthread_create(&s->sub_thread, NULL, sub_main, s)) != 0) {
+		snprintf(err, errlen, "redis: cannot start the invalidation thread: %s",
+			strerror(errno));
+		hm_store_free(&s);
+		return -1;
+	}
+	s->sub_started = true;
+	/* Its first attempt is bounded by the timeouts; wait so that the
+	 * first lookups are already cached. */
+	pthread_mutex_lock(&s->sub_mtx);
+	while (!s->sub_first_done)
+		pthread_cond_wait(&s->sub_cv, &s->sub_mtx);
+	pthread_mutex_unlock(&s->sub_mtx);
+	*s_r = s;
+	return 0;
+
+fail_early:
+	if (s->wake[0] >= 0)
+		close(s->wake[0]);
+	if (s->wake[1] >= 0)
+		close(s->wake[1]);
+	free(s->host);
+	free(s->unix_path);
+	free(s->password);
+	free(s->prefix);
+	free(s->buckets);
+	free(s->pool);
+	free(s);
+	return -1;
+}
+
+void hm_store_free(struct hm_store **sp)
+{
+	struct hm_store *s = *sp;
+
+	*sp = NULL;
+	if (!s)
+		return;
+	atomic_store(&s->stop, true);
+	if (s->sub_started) {
+		ssize_t w = write(s->wake[1], "x", 1);
+		(void)w;	/* the thread also polls the flag every 250 ms */
+		pthread_join(s->sub_thread, NULL);
+	}
+	for (size_t i = 0; i < s->pool_size; i++)
+		conn_close(&s->pool[i]);
+	cache_flush(s);
+	close(s->wake[0]);
+	close(s->wake[1]);
+	pthread_mutex_destroy(&s->mtx);
+	pthread_mutex_destroy(&s->pool_mtx);
+	pthread_mutex_destroy(&s->err_mtx);
+	pthread_mutex_destroy(&s->sub_mtx);
+	pthread_cond_destroy(&s->pool_cv);
+	pthread_cond_destroy(&s->sub_cv);
+	free(s->host);
+	free(s->unix_path);
+	free(s->password);
+	free(s->prefix);
+	free(s->buckets);
+	free(s->pool);
+	free(s);
+}

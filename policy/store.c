@@ -89,8 +89,6 @@ struct hm_store {
 
 	atomic_int state;		/* 1 up, 0 down, -1 not known yet */
 	atomic_llong last_probe_ms;
-	pthread_mutex_t err_mtx;
-	char last_err[256];
 
 	pthread_t sub_thread;
 	bool sub_started;
@@ -419,13 +417,17 @@ static void cache_put(struct hm_store *s, const char *key, size_t len,
 
 static void set_down(struct hm_store *s, const char *why)
 {
-	pthread_mutex_lock(&s->err_mtx);
-	snprintf(s->last_err, sizeof(s->last_err), "%s", why);
-	pthread_mutex_unlock(&s->err_mtx);
+	char msg[256];
+	size_t n;
+
+	/* Redis' own messages end with a period: not in the middle of our line. */
+	snprintf(msg, sizeof(msg), "%s", why);
+	for (n = strlen(msg); n > 0 && (msg[n - 1] == '.' || msg[n - 1] == ' '); n--)
+		msg[n - 1] = '\0';
 	atomic_store(&s->last_probe_ms, now_ms());	/* next try in a second */
 	if (atomic_exchange(&s->state, 0) != 0)
 		hm_log(HM_LOG_WARNING, "redis %s unavailable: %s; using cached policy, "
-			"then defaults, until it is back", s->where, why);
+			"then defaults, until it is back", s->where, msg);
 }
 
 static void set_up(struct hm_store *s)
@@ -1299,7 +1301,6 @@ int hm_store_new(const struct hm_store_conf *conf, struct hm_store **s_r,
 	(void)fcntl(s->wake[1], F_SETFD, FD_CLOEXEC);
 	pthread_mutex_init(&s->mtx, NULL);
 	pthread_mutex_init(&s->pool_mtx, NULL);
-	pthread_mutex_init(&s->err_mtx, NULL);
 	pthread_mutex_init(&s->sub_mtx, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1357,7 +1358,6 @@ void hm_store_free(struct hm_store **sp)
 	close(s->wake[1]);
 	pthread_mutex_destroy(&s->mtx);
 	pthread_mutex_destroy(&s->pool_mtx);
-	pthread_mutex_destroy(&s->err_mtx);
 	pthread_mutex_destroy(&s->sub_mtx);
 	pthread_cond_destroy(&s->pool_cv);
 	pthread_cond_destroy(&s->sub_cv);

@@ -22,7 +22,8 @@
  * is re-read before it is trusted again, so edits made meanwhile are seen.
  *
  * Threads: every function may be called from any thread, except
- * hm_store_free(), which needs all callers gone.  Values are immutable and
+ * hm_store_free(), which needs all callers gone.  hm_store_new() starts a
+ * thread: call it after fork()ing into the background, not before.  Values are immutable and
  * reference-counted: a caller's reference stays valid after the store
  * evicted or invalidated the value, and after hm_store_free().
  */

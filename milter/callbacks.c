@@ -179,20 +179,61 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
+/*
+ * Load a judged recipient's policy and answer for it: 550 when the sender
+ * is on its deciding black list, 452 4.5.3 when its policy class differs
+ * from the first accepted recipient's (split_recipients), 451 when the
+ * policy is unavailable and on_failure = tempfail.
+ */
+static sfsistat rcpt_policy(SMFICTX *ctx, struct hm_conn *conn, struct hm_rcpt *rc)
+{
+	const struct hm_conf *conf = conn->conf;
+	const struct hm_rcpt *first = hm_msg_first_accepted(conn->msg);
+	struct hm_policy_defaults d;
+
+	if ((rc->policy = calloc(1, sizeof(*rc->policy))) == NULL)
+		return internal_error(ctx, "out of memory");
+	hm_verdict_policy_defaults(conf, &d);
+	/* -1: not a usable address; its policy is the defaults, which is fine. */
+	(void)hm_rcpt_policy_load(conf->store, &d, rc->addr, conn->msg->from, rc->policy);
+	if (rc->policy->failed && conf->redis.on_failure == HM_ON_FAILURE_TEMPFAIL) {
+		rc->status = HM_RCPT_TEMPFAIL;
+		smfi_setreply(ctx, "451", "4.3.0", "Recipient policy temporarily unavailable, "
+			      "please try again later");
+		return SMFIS_TEMPFAIL;
+	}
+	if (rc->policy->list == HM_LIST_BLACK) {
+		rc->status = HM_RCPT_REJECTED;
+		smfi_setreply(ctx, "550", "5.7.1", "Sender blocked by the recipient's policy");
+		return SMFIS_REJECT;
+	}
+	if (conf->split_recipients && first && !hm_rcpt_policy_same_class(first->policy, rc->policy)) {
+		rc->status = HM_RCPT_DEFERRED;
+		smfi_setreply(ctx, "452", "4.5.3", "Recipient with another policy: "
+			      "please send it in a separate transaction");
+		return SMFIS_TEMPFAIL;
+	}
+	return SMFIS_CONTINUE;
+}
+
 static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 {
 	struct hm_conn *conn = conn_of(ctx);
+	struct hm_rcpt *rc;
 
 	if (conn == NULL || conn->msg == NULL)
 		return internal_error(ctx, "RCPT TO outside a transaction");
-	if (hm_msg_add_rcpt(conn->msg, argv && argv[0] ? argv[0] : "<>") < 0) {
+	if ((rc = hm_msg_add_rcpt(conn->msg, argv && argv[0] ? argv[0] : "<>")) == NULL) {
 		if (errno == E2BIG) {
 			smfi_setreply(ctx, "452", "4.5.3", "Too many recipients");
 			return SMFIS_TEMPFAIL;
 		}
 		return internal_error(ctx, "out of memory");
 	}
-	return SMFIS_CONTINUE;
+	/* Our own users' mail is not judged: no policy. */
+	if (conn->msg->outbound)
+		return SMFIS_CONTINUE;
+	return rcpt_policy(ctx, conn, rc);
 }
 
 static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
@@ -290,7 +331,7 @@ static int edit_headers(SMFICTX *ctx, struct hm_conn *conn, const struct hm_verd
 }
 
 /* Judge a message that is not outbound.  0, or -1 with *what. */
-static int judge(struct hm_conn *conn, struct hm_verdict *v, const char **what)
+static int judge(SMFICTX *ctx, struct hm_conn *conn, struct hm_verdict *v, const char **what)
 {
 	struct hm_msg *msg = conn->msg;
 
@@ -303,6 +344,10 @@ static int judge(struct hm_conn *conn, struct hm_verdict *v, const char **what)
 	if (hm_verdict_judge(conn->conf, msg->scan, conn->client,
 			     conn->helo[0] ? conn->helo : NULL, msg->result, v, what) < 0)
 		return -1;
+	hm_verdict_recipients(conn->conf, msg->result, msg->from, msg->rcpts, msg->nrcpts, v);
+	if (v->conflict)
+		hm_log(HM_LOG_NOTICE, "%s: recipients' outcomes differ: the most lenient, %s, applies "
+		       "to all", queue_id_of(ctx), hm_outcome_name(v->outcome));
 	msg->outcome = v->outcome;
 	msg->decided = true;
 	return 0;
@@ -325,7 +370,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 		smfi_setreply(ctx, "451", "4.7.0", "Too many spam-filter headers, please try again later");
 		hm_msglog_write(conn, qid, "tempfail");
 		verdict = SMFIS_TEMPFAIL;
-	} else if (judge(conn, &v, &what) < 0) {
+	} else if (judge(ctx, conn, &v, &what) < 0) {
 		verdict = internal_error(ctx, what);
 		hm_msglog_write(conn, qid, "tempfail");
 	} else if (conn->msg->decided && v.outcome == HM_REJECT) {
@@ -350,7 +395,11 @@ static sfsistat cb_abort(SMFICTX *ctx)
 	struct hm_conn *conn = conn_of(ctx);
 
 	if (conn && conn->msg) {
-		hm_log(HM_LOG_DEBUG, "%s: transaction aborted by the MTA", queue_id_of(ctx));
+		/* Recipients refused at RCPT time end here: say what decided. */
+		if (conn->msg->nrcpts)
+			hm_msglog_write(conn, queue_id_of(ctx), "aborted");
+		else
+			hm_log(HM_LOG_DEBUG, "%s: transaction aborted by the MTA", queue_id_of(ctx));
 		hm_msg_free(&conn->msg);
 	}
 	return SMFIS_CONTINUE;

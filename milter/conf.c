@@ -42,6 +42,7 @@
 #include "policy/decide.h"
 #include "scoring/address.h"
 #include "scoring/client.h"
+#include "policy/store.h"
 #include "scoring/engine.h"
 #include "scoring/netlist.h"
 #include "scoring/rules.h"
@@ -1143,6 +1144,7 @@ static void conf_free(struct hm_conf *c)
 {
 	if (c == NULL)
 		return;
+	hm_store_free(&c->store);
 	hm_engine_free(&c->engine);
 	hm_netlist_free(&c->internal);
 	hm_netlist_free(&c->local_addrs);
@@ -1400,8 +1402,32 @@ int hm_conf_build_engine(struct hm_conf *c, char *err, size_t errlen)
 		.psl_path = c->public_suffix_list[0] ? c->public_suffix_list : NULL,
 	};
 
+	struct hm_store_conf sc = {
+		.host = c->redis.host,
+		.port = (int)c->redis.port,
+		.unix_path = c->redis.socket,
+		.password = c->redis.password,
+		.db = (int)c->redis.database,
+		.connect_timeout_ms = c->redis.connect_timeout,
+		.command_timeout_ms = c->redis.command_timeout,
+		.prefix = c->redis.prefix,
+		.pool_size = (size_t)c->redis.pool_size,
+		.cache_max = (size_t)c->redis.cache_size,
+		.cache_ttl_ms = c->redis.cache_ttl * 1000,
+	};
+	char why[400];
+
 	hm_engine_free(&c->engine);
-	return hm_engine_new(&ec, &c->engine, err, errlen);
+	hm_store_free(&c->store);
+	if (hm_engine_new(&ec, &c->engine, err, errlen) < 0)
+		return -1;
+	/* Redis may well be down now: the store connects when it can. */
+	if (hm_store_new(&sc, &c->store, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "policy store: %s", why);
+		hm_engine_free(&c->engine);
+		return -1;
+	}
+	return 0;
 }
 
 static void describe_table(FILE *out, const struct conf_entry *table, const char *prefix)

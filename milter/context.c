@@ -65,8 +65,12 @@ void hm_msg_free(struct hm_msg **msgp)
 
 	if (msg == NULL)
 		return;
-	for (size_t i = 0; i < msg->nrcpts; i++)
-		free(msg->rcpts[i]);
+	for (size_t i = 0; i < msg->nrcpts; i++) {
+		free(msg->rcpts[i].addr);
+		if (msg->rcpts[i].policy)
+			hm_rcpt_policy_release(msg->rcpts[i].policy);
+		free(msg->rcpts[i].policy);
+	}
 	free(msg->rcpts);
 	free(msg->from);
 	hm_header_track_clear(&msg->headers);
@@ -77,27 +81,37 @@ void hm_msg_free(struct hm_msg **msgp)
 	atomic_fetch_sub(&in_flight, 1);
 }
 
-int hm_msg_add_rcpt(struct hm_msg *msg, const char *rcpt)
+struct hm_rcpt *hm_msg_add_rcpt(struct hm_msg *msg, const char *rcpt)
 {
-	char *copy;
+	struct hm_rcpt *rc;
 
 	if (msg->nrcpts == HM_MAX_RCPTS) {
 		errno = E2BIG;
-		return -1;
+		return NULL;
 	}
 	if (msg->nrcpts == msg->rcpt_cap) {
 		size_t cap = msg->rcpt_cap ? msg->rcpt_cap * 2 : 4;
-		char **grown = realloc(msg->rcpts, cap * sizeof(*grown));
+		struct hm_rcpt *grown = realloc(msg->rcpts, cap * sizeof(*grown));
 
 		if (grown == NULL)
-			return -1;
+			return NULL;
 		msg->rcpts = grown;
 		msg->rcpt_cap = cap;
 	}
-	if ((copy = strdup(rcpt)) == NULL)
-		return -1;
-	msg->rcpts[msg->nrcpts++] = copy;
-	return 0;
+	rc = &msg->rcpts[msg->nrcpts];
+	memset(rc, 0, sizeof(*rc));
+	if ((rc->addr = strdup(rcpt)) == NULL)
+		return NULL;
+	msg->nrcpts++;
+	return rc;
+}
+
+const struct hm_rcpt *hm_msg_first_accepted(const struct hm_msg *msg)
+{
+	for (size_t i = 0; i < msg->nrcpts; i++)
+		if (msg->rcpts[i].status == HM_RCPT_ACCEPTED && msg->rcpts[i].policy)
+			return &msg->rcpts[i];
+	return NULL;
 }
 
 unsigned hm_msg_in_flight(void)

@@ -18,6 +18,7 @@
 
 #include "milter/conf.h"
 #include "milter/headers.h"
+#include "milter/verdict.h"
 #include "scoring/scan.h"
 
 #define HM_MAX_RCPTS 1000		/* Postfix's smtpd_recipient_limit default */
@@ -25,7 +26,7 @@
 struct hm_msg {
 	struct timespec started;
 	char *from;			/* MAIL FROM as given, with <> */
-	char **rcpts;			/* RCPT TO as given */
+	struct hm_rcpt *rcpts;		/* every RCPT TO, and what became of it */
 	size_t nrcpts, rcpt_cap;
 	struct hm_header_track headers;	/* incoming headers we may remove */
 	size_t nheaders;
@@ -57,8 +58,14 @@ void hm_conn_free(struct hm_conn **conn);
 /* Start a new transaction, ending any one in progress; NULL if out of memory. */
 struct hm_msg *hm_msg_begin(struct hm_conn *conn, const char *from);
 void hm_msg_free(struct hm_msg **msg);
-/* 0, or -1 when out of memory or past HM_MAX_RCPTS (errno ENOMEM / E2BIG). */
-int hm_msg_add_rcpt(struct hm_msg *msg, const char *rcpt);
+/*
+ * Record a recipient (status accepted, no policy yet): its record, or NULL
+ * when out of memory or past HM_MAX_RCPTS (errno ENOMEM / E2BIG).
+ */
+struct hm_rcpt *hm_msg_add_rcpt(struct hm_msg *msg, const char *rcpt);
+
+/* The first accepted recipient with a policy, or NULL. */
+const struct hm_rcpt *hm_msg_first_accepted(const struct hm_msg *msg);
 
 /* Messages begun and not yet freed, process-wide (for a graceful stop). */
 unsigned hm_msg_in_flight(void);

@@ -321,12 +321,12 @@ int main(int argc, char **argv)
 	if (scan.file) {
 		if (conf == NULL)
 			return 1;
+		hm_log_set_level(HM_LOG_ERR);	/* the report is the output */
 		if (hm_conf_build_engine(conf, err, sizeof(err)) < 0) {
 			fprintf(stderr, "%s: %s\n", conf_path, err);
 			hm_conf_release(&conf);
 			return 1;
 		}
-		hm_log_set_level(HM_LOG_ERR);	/* the report is the output */
 		status = hm_scanmode_run(conf, &scan, stdout);
 		hm_conf_release(&conf);
 		return status;

@@ -50,7 +50,7 @@ void hm_msglog_write(const struct hm_conn *conn, const char *queue_id, const cha
 	    conn->helo[0] ? hm_log_escape(c, sizeof(c), conn->helo) : "-");
 	add(&l, " from=%s rcpt=", hm_log_escape(a, sizeof(a), msg->from));
 	for (size_t i = 0; i < msg->nrcpts; i++)
-		add(&l, "%s%s", i ? "," : "", hm_log_escape(a, sizeof(a), msg->rcpts[i]));
+		add(&l, "%s%s", i ? "," : "", hm_log_escape(a, sizeof(a), msg->rcpts[i].addr));
 	if (msg->nrcpts == 0)
 		add(&l, "-");
 	if (msg->outbound) {
@@ -73,6 +73,21 @@ void hm_msglog_write(const struct hm_conn *conn, const char *queue_id, const cha
 			    r->symbols.fired[i].weight);
 		if (r->symbols.count == 0)
 			add(&l, "-");
+	}
+	/* What decided for each recipient (only when policies were loaded). */
+	bool first = true;
+	for (size_t i = 0; i < msg->nrcpts; i++) {
+		struct hm_strbuf why;
+
+		if (msg->rcpts[i].policy == NULL && msg->rcpts[i].status == HM_RCPT_ACCEPTED)
+			continue;
+		hm_strbuf_init(&why, 1024);
+		hm_verdict_explain(&msg->rcpts[i], &why);
+		add(&l, "%s%s:%s", first ? " outcomes=" : ",",
+		    hm_log_escape(a, sizeof(a), msg->rcpts[i].addr),
+		    hm_log_escape(b, sizeof(b), hm_strbuf_str(&why)));
+		hm_strbuf_free(&why);
+		first = false;
 	}
 	add(&l, " size=%llu action=%s elapsed_ms=%ld", msg->header_bytes + msg->body_bytes,
 	    action, hm_msg_elapsed_ms(msg));

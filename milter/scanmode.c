@@ -207,9 +207,19 @@ static int note_removed(const char *name, unsigned index, void *arg)
 	return 0;
 }
 
+/* One recipient: its outcome and what decided it. */
+static void explain(const struct hm_rcpt *rc, bool judged, struct hm_strbuf *out)
+{
+	hm_strbuf_init(out, 2048);
+	if (judged || rc->status != HM_RCPT_ACCEPTED)
+		hm_verdict_explain(rc, out);
+	else
+		hm_strbuf_puts(out, "accept[not judged]");
+}
+
 static void print_text(FILE *out, const struct hm_scanmode_args *a, const struct hm_scan_result *r,
 		       const struct hm_verdict *v, const struct hm_header_add *h, size_t nh,
-		       const struct hm_header_track *track)
+		       const struct hm_header_track *track, const struct hm_rcpt *rcpts)
 {
 	struct removed rm = { .out = out };
 
@@ -250,8 +260,15 @@ static void print_text(FILE *out, const struct hm_scanmode_args *a, const struct
 		fprintf(out, "outcome: %s%s\n", hm_outcome_name(v->outcome),
 			v->dmarc_enforced ? " (dmarc.enforce_reject)" : "");
 	}
-	for (size_t i = 0; i < a->nrcpts; i++)
-		fprintf(out, "  %s: %s\n", a->rcpts[i], r ? hm_outcome_name(v->outcome) : "accept");
+	for (size_t i = 0; i < a->nrcpts; i++) {
+		struct hm_strbuf why;
+
+		explain(&rcpts[i], r != NULL, &why);
+		fprintf(out, "  %s: %s\n", a->rcpts[i], hm_strbuf_str(&why));
+		hm_strbuf_free(&why);
+	}
+	if (r && v->conflict)
+		fprintf(out, "recipients disagree: the most lenient outcome applies to all\n");
 	if (r && v->outcome == HM_REJECT) {
 		char text[300];
 
@@ -273,7 +290,7 @@ static void print_text(FILE *out, const struct hm_scanmode_args *a, const struct
 
 static void print_json(FILE *out, const struct hm_scanmode_args *a, const struct hm_scan_result *r,
 		       const struct hm_verdict *v, const struct hm_header_add *h, size_t nh,
-		       const struct hm_header_track *track)
+		       const struct hm_header_track *track, const struct hm_rcpt *rcpts)
 {
 	struct removed rm = { .out = out, .json = true };
 	const char *outcome = r ? hm_outcome_name(v->outcome) : "accept";
@@ -320,9 +337,17 @@ static void print_json(FILE *out, const struct hm_scanmode_args *a, const struct
 	}
 	fputs(",\"recipients\":[", out);
 	for (size_t i = 0; i < a->nrcpts; i++) {
+		struct hm_strbuf why;
+
+		explain(&rcpts[i], r != NULL, &why);
 		fprintf(out, "%s{\"address\":", i ? "," : "");
 		json_string(out, a->rcpts[i]);
-		fprintf(out, ",\"outcome\":\"%s\"}", outcome);
+		fprintf(out, ",\"outcome\":\"%s\",\"why\":",
+			rcpts[i].status != HM_RCPT_ACCEPTED ? "reject" :
+			r ? hm_outcome_name(rcpts[i].outcome) : outcome);
+		json_string(out, hm_strbuf_str(&why));
+		fputc('}', out);
+		hm_strbuf_free(&why);
 	}
 	fputs("],\"headers_removed\":[", out);
 	if (!(r && v->outcome == HM_REJECT))
@@ -347,6 +372,7 @@ int hm_scanmode_run(struct hm_conf *conf, const struct hm_scanmode_args *a, FILE
 	struct hm_scan_result *r = NULL;
 	struct hm_verdict v = { .outcome = HM_ACCEPT };
 	struct hm_header_add h[HM_VERDICT_MAX_HEADERS];
+	struct hm_rcpt *rcpts = NULL;
 	size_t nh = 0;
 	const char *what = "out of memory";
 	FILE *in;
@@ -356,6 +382,23 @@ int hm_scanmode_run(struct hm_conf *conf, const struct hm_scanmode_args *a, FILE
 	if (in == NULL) {
 		fprintf(stderr, "hosterra-milter: %s: %s\n", a->file, strerror(errno));
 		return 1;
+	}
+	if ((rcpts = calloc(a->nrcpts + 1, sizeof(*rcpts))) == NULL)
+		goto out;
+	for (size_t i = 0; i < a->nrcpts && !a->outbound; i++) {
+		struct hm_policy_defaults d;
+
+		hm_verdict_policy_defaults(conf, &d);
+		rcpts[i].addr = (char *)a->rcpts[i];
+		if ((rcpts[i].policy = calloc(1, sizeof(*rcpts[i].policy))) == NULL)
+			goto out;
+		(void)hm_rcpt_policy_load(conf->store, &d, a->rcpts[i], a->mail_from ? a->mail_from : "<>",
+					  rcpts[i].policy);
+		/* The answers the milter would give at RCPT time. */
+		if (rcpts[i].policy->list == HM_LIST_BLACK)
+			rcpts[i].status = HM_RCPT_REJECTED;
+		else if (rcpts[i].policy->failed && conf->redis.on_failure == HM_ON_FAILURE_TEMPFAIL)
+			rcpts[i].status = HM_RCPT_TEMPFAIL;
 	}
 	if (!a->outbound) {
 		if (a->client_ip &&
@@ -372,15 +415,17 @@ int hm_scanmode_run(struct hm_conf *conf, const struct hm_scanmode_args *a, FILE
 		if ((r = calloc(1, sizeof(*r))) == NULL ||
 		    hm_verdict_judge(conf, f.scan, client, a->helo, r, &v, &what) < 0)
 			goto out;
+		hm_verdict_recipients(conf, r, a->mail_from ? a->mail_from : "<>", rcpts,
+				      a->nrcpts, &v);
 		if (hm_verdict_headers(conf, r, &v, h, &nh) < 0) {
 			what = "a header grew too long";
 			goto out;
 		}
 	}
 	if (a->json)
-		print_json(out, a, r, &v, h, nh, &f.track);
+		print_json(out, a, r, &v, h, nh, &f.track, rcpts);
 	else
-		print_text(out, a, r, &v, h, nh, &f.track);
+		print_text(out, a, r, &v, h, nh, &f.track, rcpts);
 	rc = 0;
 out:
 	if (rc)
@@ -389,6 +434,12 @@ out:
 	hm_header_track_clear(&f.track);
 	hm_scan_free(&f.scan);
 	hm_client_check_free(&client);
+	for (size_t i = 0; rcpts && i < a->nrcpts; i++) {
+		if (rcpts[i].policy)
+			hm_rcpt_policy_release(rcpts[i].policy);
+		free(rcpts[i].policy);
+	}
+	free(rcpts);
 	free(r);
 	if (in != stdin)
 		fclose(in);

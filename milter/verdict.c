@@ -5,7 +5,10 @@
 
 #include <stdio.h>
 
+#include <string.h>
+
 #include "milter/verdict.h"
+#include "scoring/address.h"
 #include "scoring/spamhdr.h"
 
 #define HEADER_MAX 65536		/* one header value we add, at most */
@@ -82,4 +85,99 @@ void hm_verdict_reject_text(const struct hm_scan_result *r, const struct hm_verd
 	else
 		snprintf(buf, len, "Message rejected as spam (score %.2f, limit %.2f)", r->score,
 			 v->thresholds.reject);
+}
+
+void hm_verdict_policy_defaults(const struct hm_conf *conf, struct hm_policy_defaults *d)
+{
+	d->tag = conf->thresholds.tag;
+	d->reject = conf->thresholds.reject;
+	d->whitelist_requires_auth = conf->whitelist_requires_auth != 0;
+}
+
+void hm_verdict_recipients(const struct hm_conf *conf, const struct hm_scan_result *r,
+			   const char *env_sender, struct hm_rcpt *rcpts, size_t n,
+			   struct hm_verdict *v)
+{
+	char from_buf[HM_FROM_MAX][HM_ADDR_MAX];
+	const char *from[HM_FROM_MAX];
+	size_t nfrom = 0;
+	struct hm_auth_facts auth = {
+		.spf_pass = r->spf_checked && r->spf.result == HM_SPF_PASS && !r->spf.helo_identity,
+		.spf_domain = r->spf.domain,
+		.dkim_aligned_pass = r->dmarc.dkim_aligned,
+	};
+	bool first = true;
+	bool dmarc_reject = conf->dmarc.enforce_reject && r->dmarc.result == HM_DMARC_FAIL &&
+			    r->dmarc.disposition == HM_DMARC_POLICY_REJECT;
+
+	for (size_t i = 0; i < r->from.count && nfrom < HM_FROM_MAX; i++)
+		if (hm_addr_format(&r->from.addrs[i], from_buf[nfrom], sizeof(from_buf[0])) == 0) {
+			from[nfrom] = from_buf[nfrom];
+			nfrom++;
+		}
+	v->conflict = false;
+	for (size_t i = 0; i < n; i++) {
+		struct hm_rcpt *rc = &rcpts[i];
+		struct hm_thresholds t = v->thresholds;
+
+		if (rc->status != HM_RCPT_ACCEPTED)
+			continue;
+		rc->decided = true;
+		if (rc->policy) {
+			rc->outcome = hm_rcpt_policy_decide(rc->policy, env_sender, from, nfrom, &auth,
+							    r->score);
+			t = (struct hm_thresholds){ rc->policy->tag, rc->policy->reject };
+			/* The operator's DMARC enforcement yields to a recipient's white list. */
+			if (dmarc_reject && rc->policy->list != HM_LIST_WHITE)
+				rc->outcome = HM_REJECT;
+		} else {
+			rc->outcome = hm_decide(r->score, &v->thresholds);
+			if (dmarc_reject)
+				rc->outcome = HM_REJECT;
+		}
+		if (first) {
+			v->outcome = rc->outcome;
+			v->thresholds = t;
+			first = false;
+		} else if (rc->outcome != v->outcome) {
+			v->conflict = true;
+			if (rc->outcome < v->outcome) {	/* accept < tag < reject */
+				v->outcome = rc->outcome;
+				v->thresholds = t;
+			}
+		}
+	}
+	if (!first && v->dmarc_enforced)
+		v->dmarc_enforced = v->outcome == HM_REJECT;
+}
+
+void hm_verdict_explain(const struct hm_rcpt *rc, struct hm_strbuf *out)
+{
+	const struct hm_rcpt_policy *p = rc->policy;
+	static const char *const status[] = {
+		[HM_RCPT_ACCEPTED] = "accepted", [HM_RCPT_REJECTED] = "rejected-at-rcpt",
+		[HM_RCPT_DEFERRED] = "deferred-452", [HM_RCPT_TEMPFAIL] = "tempfail-451",
+	};
+
+	if (rc->status != HM_RCPT_ACCEPTED) {
+		hm_strbuf_printf(out, "%s", status[rc->status]);
+		if (p && p->list == HM_LIST_BLACK)
+			hm_strbuf_printf(out, "[black:%s:%s]", hm_level_name(p->list_level),
+					 p->list_pattern);
+		return;
+	}
+	/* An aborted transaction ends before any outcome. */
+	hm_strbuf_puts(out, rc->decided ? hm_outcome_name(rc->outcome) : "undecided");
+	if (p == NULL) {
+		hm_strbuf_puts(out, "[thresholds:server]");
+		return;
+	}
+	if (p->list != HM_LIST_NONE)
+		hm_strbuf_printf(out, "[%s:%s:%s]", hm_list_verdict_name(p->list),
+				 hm_level_name(p->list_level), p->list_pattern);
+	else
+		hm_strbuf_printf(out, "[thresholds:%s:%.2f/%.2f%s]", hm_level_name(p->thresholds_from),
+				 p->tag, p->reject, p->white_ignored_unauth ? ":white-unauth" : "");
+	hm_strbuf_printf(out, "(%s)", p->failed ? "defaults" : p->source == HM_SRC_CACHE ? "cache" :
+			 p->source == HM_SRC_REDIS ? "redis" : "defaults");
 }

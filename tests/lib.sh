@@ -86,7 +86,8 @@ wait_for() {
 # write_conf FILE SOCKET [EXTRA LINES...]: a config for a test daemon that
 # stays unprivileged-neutral (user ""), with its pidfile in $T, judging every
 # client (internal_networks = {}), and resolving through the test DNS server
-# (started here on the example zones unless the test started its own).
+# (started here on the example zones unless the test started its own), and
+# Redis only if the test started one (start_redis).
 write_conf() {
 	_f=$1; _s=$2; shift 2
 	if [ -z "${DNS_PORT:-}" ]; then
@@ -100,6 +101,13 @@ write_conf() {
 		echo "internal_networks = {}"
 		echo "authserv_id = \"mx.test.example\""
 		echo "dns { nameservers = { \"127.0.0.1@$DNS_PORT\" } timeout = 2 }"
+		# The test's own Redis, or none at all (never one that happens
+		# to run on this machine).
+		if [ -n "${REDIS_PORT:-}" ]; then
+			echo "redis { port = $REDIS_PORT connect_timeout = 200 command_timeout = 300 }"
+		else
+			echo "redis { socket = \"$T/no-redis.sock\" }"
+		fi
 		for _l in "$@"; do printf '%s\n' "$_l"; done
 	} > "$_f"
 }

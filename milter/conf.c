@@ -1390,7 +1390,7 @@ out:
 	return c;
 }
 
-int hm_conf_build_engine(struct hm_conf *c, char *err, size_t errlen)
+int hm_conf_build_engine(struct hm_conf *c, bool with_store, char *err, size_t errlen)
 {
 	struct hm_engine_conf ec = {
 		.dns = {
@@ -1421,6 +1421,8 @@ int hm_conf_build_engine(struct hm_conf *c, char *err, size_t errlen)
 	hm_store_free(&c->store);
 	if (hm_engine_new(&ec, &c->engine, err, errlen) < 0)
 		return -1;
+	if (!with_store)
+		return 0;
 	/* Redis may well be down now: the store connects when it can. */
 	if (hm_store_new(&sc, &c->store, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "policy store: %s", why);

@@ -17,6 +17,7 @@
 #define HM_CONF_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -137,10 +138,12 @@ int hm_conf_check_file(const char *path, char *err, size_t errlen);
 
 /*
  * Build the checkers (resolver, SPF, DKIM, DMARC) this configuration asks
- * for and attach them to it; they are freed with the configuration.
- * 0, or -1 with the reason in err.
+ * for, and with_store the policy store (its Redis connections), and attach
+ * them to it; they are freed with the configuration.  "-t" builds no store:
+ * whether Redis answers now says nothing about the file.  0, or -1 with the
+ * reason in err.
  */
-int hm_conf_build_engine(struct hm_conf *conf, char *err, size_t errlen);
+int hm_conf_build_engine(struct hm_conf *conf, bool with_store, char *err, size_t errlen);
 
 /* Print every option with its type, default, limits and help (for docs). */
 void hm_conf_describe(FILE *out);

@@ -128,7 +128,7 @@ static void reload(const char *path)
 		hm_conf_release(&old);
 		return;
 	}
-	if (hm_conf_build_engine(fresh, err, sizeof(err)) < 0) {
+	if (hm_conf_build_engine(fresh, true, err, sizeof(err)) < 0) {
 		hm_log(HM_LOG_ERR, "reload refused: %s: %s; keeping the running configuration", path, err);
 		hm_conf_release(&fresh);
 		hm_conf_release(&old);
@@ -322,7 +322,7 @@ int main(int argc, char **argv)
 		if (conf == NULL)
 			return 1;
 		hm_log_set_level(HM_LOG_ERR);	/* the report is the output */
-		if (hm_conf_build_engine(conf, err, sizeof(err)) < 0) {
+		if (hm_conf_build_engine(conf, true, err, sizeof(err)) < 0) {
 			fprintf(stderr, "%s: %s\n", conf_path, err);
 			hm_conf_release(&conf);
 			return 1;
@@ -334,7 +334,7 @@ int main(int argc, char **argv)
 	if (test_only) {
 		/* Also build the checkers: the resolver set-up and the Public
 		 * Suffix List are part of a valid configuration. */
-		if (conf && hm_conf_build_engine(conf, err, sizeof(err)) < 0) {
+		if (conf && hm_conf_build_engine(conf, false, err, sizeof(err)) < 0) {
 			fprintf(stderr, "%s: %s\n", conf_path, err);
 			hm_conf_release(&conf);
 		}
@@ -357,7 +357,7 @@ int main(int argc, char **argv)
 	if (install_signal_handlers() < 0 ||
 	    hm_daemon_drop_privileges(conf->user, err, sizeof(err)) < 0 ||
 	    hm_daemon_pidfile_create(conf->pidfile, err, sizeof(err)) < 0 ||
-	    hm_conf_build_engine(conf, err, sizeof(err)) < 0) {
+	    hm_conf_build_engine(conf, true, err, sizeof(err)) < 0) {
 		hm_log(HM_LOG_ERR, "start-up failed: %s", err[0] ? err : strerror(errno));
 		hm_daemon_pidfile_remove();
 		hm_conf_release(&conf);

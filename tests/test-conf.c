@@ -252,8 +252,8 @@ static const struct bad_case bads[] = {
 	{ "unknown option", "\nlog_levle = \"debug\"\n",
 	  "@:2: unknown option 'log_levle'\n" },
 	{ "unknown option with a list", "foo = { 1, 2 }\n", "@:1: unknown option 'foo'\n" },
-	{ "unknown section", "redis {\n  host = \"x\"\n  inner { a = 1 }\n}\nlisten_backlog = 0\n",
-	  "@:1: unknown option 'redis'\n"
+	{ "unknown section", "mysql {\n  host = \"x\"\n  inner { a = 1 }\n}\nlisten_backlog = 0\n",
+	  "@:1: unknown option 'mysql'\n"
 	  "@:5: option 'listen_backlog': 0 is out of range (1 to 65535)\n" },
 	{ "unknown empty titled section", "sec \"t\" { }\nmilter_timeout = 0\n",
 	  "@:1: unknown option 'sec'\n"

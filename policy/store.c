@@ -1239,6 +1239,18 @@ static char *dup_or_null(const char *v)
 	return v && *v ? strdup(v) : NULL;
 }
 
+/* The store's own copies and tables, and the store itself. */
+static void free_config_copies(struct hm_store *s)
+{
+	free(s->host);
+	free(s->unix_path);
+	free(s->password);
+	free(s->prefix);
+	free(s->buckets);
+	free(s->pool);
+	free(s);
+}
+
 int hm_store_new(const struct hm_store_conf *conf, struct hm_store **s_r,
 	char *err, size_t errlen)
 {
@@ -1328,13 +1340,7 @@ fail_early:
 		close(s->wake[0]);
 	if (s->wake[1] >= 0)
 		close(s->wake[1]);
-	free(s->host);
-	free(s->unix_path);
-	free(s->password);
-	free(s->prefix);
-	free(s->buckets);
-	free(s->pool);
-	free(s);
+	free_config_copies(s);
 	return -1;
 }
 
@@ -1361,11 +1367,5 @@ void hm_store_free(struct hm_store **sp)
 	pthread_mutex_destroy(&s->sub_mtx);
 	pthread_cond_destroy(&s->pool_cv);
 	pthread_cond_destroy(&s->sub_cv);
-	free(s->host);
-	free(s->unix_path);
-	free(s->password);
-	free(s->prefix);
-	free(s->buckets);
-	free(s->pool);
-	free(s);
+	free_config_copies(s);
 }

@@ -1,10 +1,11 @@
 #!/bin/sh
 # contrib/quickstart.sh - a working hosterra-milter on a fresh Debian 12, as
-# root: the dependencies, a build installed under /usr/local, the milter on
-# its default configuration (unix socket, unprivileged user), and a private
-# Postfix instance on 127.0.0.1:10025 that passes mail through it and
-# delivers into Maildirs under /var/lib/hosterra-milter-demo.  Then it sends
-# a sample message and shows the headers the milter added.
+# root: the dependencies, a build installed under /usr/local, a local Redis
+# holding the per-mailbox policy, the milter on its default configuration
+# (unix socket, unprivileged user), and a private Postfix instance on
+# 127.0.0.1:10025 that passes mail through it and delivers into Maildirs
+# under /var/lib/hosterra-milter-demo.  Then it sends sample messages that
+# end in the three outcomes (accepted, tagged, rejected) and shows them.
 #
 # Run it again at any time: it rebuilds, restarts the milter and the demo
 # Postfix, and sends the sample again.  "quickstart.sh stop" stops both.
@@ -20,6 +21,7 @@ PYTHON3=/usr/bin/python3
 
 stop_all() {
 	[ -f "$PF/etc/main.cf" ] && postfix -c "$PF/etc" stop >/dev/null 2>&1 || true
+	[ -s "$DEMO/redis.pid" ] && kill "$(cat "$DEMO/redis.pid")" 2>/dev/null || true
 	if [ -s "$PIDFILE" ]; then
 		pid=$(cat "$PIDFILE")
 		kill "$pid" 2>/dev/null || true
@@ -46,8 +48,23 @@ id hosterra-milter >/dev/null 2>&1 ||
 adduser --quiet postfix hosterra-milter >/dev/null 2>&1 || usermod -a -G hosterra-milter postfix
 install -d -o hosterra-milter -g hosterra-milter -m 0750 /run/hosterra-milter
 
-echo "==> the milter"
 stop_all
+echo "==> Redis on 127.0.0.1:6379, with a demo policy"
+mkdir -p "$DEMO"
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+	redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+		--pidfile "$DEMO/redis.pid" --logfile "$DEMO/redis.log" --dir "$DEMO"
+	i=0
+	until redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; do
+		i=$((i + 1)); [ $i -lt 50 ] || { echo "redis-server did not start" >&2; exit 1; }
+		sleep 0.1
+	done
+fi
+# bob's filter is strict (tag from 3); the domain refuses one sender outright.
+redis-cli HSET hm:thr:bob@example.org tag 3 reject 12 >/dev/null
+redis-cli SADD hm:bl:@example.org 'spammer@example.net' >/dev/null
+
+echo "==> the milter"
 /usr/local/sbin/hosterra-milter -t -c "$CONF"
 /usr/local/sbin/hosterra-milter -c "$CONF"
 echo "    started (pid $(cat "$PIDFILE")), logging to syslog facility mail"
@@ -86,33 +103,46 @@ non_smtpd_milters = unix:/run/hosterra-milter/hosterra-milter.sock
 milter_default_action = tempfail
 milter_protocol = 6
 CF
-printf 'bob@example.org bob/\n' > "$PF/etc/mailboxes"
+printf 'bob@example.org bob/\nalice@example.org alice/\n' > "$PF/etc/mailboxes"
 sed -n '/^pickup/,/^postlog/p' "$top/tests/postfix-instance.sh" > "$PF/etc/master.cf"
 printf '127.0.0.1:%s inet n - n - - smtpd\n' "$PORT" >> "$PF/etc/master.cf"
 touch "$DEMO/postfix.log"
 postfix -c "$PF/etc" start >/dev/null 2>&1
 sleep 1
 
-echo "==> a sample message from a forged sender (SPF/DKIM/DMARC are checked live)"
+echo "==> three sample messages (SPF, DKIM and DMARC are checked live)"
 "$PYTHON3" - "$PORT" <<'PY'
 import smtplib, sys, time
-s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=120)
-s.ehlo("demo.example.net")
-s.docmd("XCLIENT", "ADDR=198.51.100.7 NAME=[UNAVAILABLE] HELO=demo.example.net")
-s.ehlo("demo.example.net")
-msg = ("From: Demo <demo@example.net>\r\nTo: bob@example.org\r\n"
-       "Subject: hosterra-milter quick start\r\nDate: %s\r\n"
-       "Message-ID: <quickstart.%d@example.net>\r\n"
-       "X-Spam-Flag: YES\r\nX-Spam-Status: pre-tagged by the sender\r\n\r\n"
-       "Hello from the quick start.\r\n") % (time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()), time.time())
-print("    " + repr(s.sendmail("<demo@example.net>", ["<bob@example.org>"], msg)) + " (accepted)")
-s.quit()
+def send(sender, rcpt, subject):
+    s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=120)
+    s.ehlo("demo.example.net")
+    # Pretend to be a remote MX: mail from 127.0.0.1 is "internal" and not judged.
+    s.docmd("XCLIENT", "ADDR=198.51.100.7 NAME=[UNAVAILABLE] HELO=demo.example.net")
+    s.ehlo("demo.example.net")
+    msg = ("From: Demo <%s>\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\n"
+           "Message-ID: <quickstart.%f@example.net>\r\n"
+           "X-Spam-Flag: YES\r\nX-Spam-Status: pre-tagged by the sender\r\n\r\n"
+           "Hello from the quick start.\r\n") % (sender, rcpt, subject,
+           time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()), time.time())
+    try:
+        s.sendmail("<%s>" % sender, ["<%s>" % rcpt], msg)
+        print("    %-40s -> %-18s accepted" % (subject, rcpt))
+    except smtplib.SMTPRecipientsRefused as e:
+        code, text = list(e.recipients.values())[0]
+        print("    %-40s -> %-18s refused: %d %s" % (subject, rcpt, code, text.decode()))
+    s.quit()
+send("demo@example.net", "alice@example.org", "1. to alice: default thresholds")
+send("demo@example.net", "bob@example.org", "2. to bob: his strict thresholds")
+send("spammer@example.net", "alice@example.org", "3. from a domain-blacklisted sender")
 PY
-i=0
-while [ -z "$(ls "$DEMO/mail/bob/new" 2>/dev/null)" ] && [ $i -lt 150 ]; do sleep 0.2; i=$((i + 1)); done
-last=$(ls -t "$DEMO/mail/bob/new" | head -n 1)
-echo "==> delivered to $DEMO/mail/bob/new/$last; its headers:"
-sed '/^$/q' "$DEMO/mail/bob/new/$last" | sed 's/^/    /'
+for box in alice bob; do
+	i=0
+	while [ -z "$(ls "$DEMO/mail/$box/new" 2>/dev/null)" ] && [ $i -lt 150 ]; do sleep 0.2; i=$((i + 1)); done
+	last=$(ls -t "$DEMO/mail/$box/new" | head -n 1)
+	echo "==> $box's copy ($DEMO/mail/$box/new/$last), our headers:"
+	sed '/^$/q' "$DEMO/mail/$box/new/$last" | sed -n '/^Authentication-Results:/,/^Received:/p;/^X-Spam/,$p' |
+		grep -v '^Received:' | sed 's/^/    /'
+done
 echo
 echo "The milter's socket: unix:/run/hosterra-milter/hosterra-milter.sock"
 echo "Its configuration:   $CONF  (check: hosterra-milter -t -c $CONF)"

@@ -17,6 +17,11 @@
 #                             parents must be searchable by user "postfix"
 #   pf_add_smtpd PORT [OPT]   add an smtpd listener on 127.0.0.1:PORT; each
 #                             OPT is a "-o name=value" override (no spaces)
+#   pf_pipe_delivery USER ARGV...
+#                             deliver example.com through a pipe(8) command
+#                             instead of virtual(8): ARGV runs as USER (not
+#                             root nor postfix), once per recipient; pipe(8)
+#                             expands ${user}, ${sender}, ${recipient}...
 #   pf_start / pf_stop        start (and wait until it listens) / stop it
 #   pf_delivered MAILBOX N    wait until MAILBOX's Maildir holds N messages
 #   pf_show_log               the instance's log, as TAP comments
@@ -153,6 +158,20 @@ pf_add_smtpd() {
 		printf '\n'
 	} >> "$PF_CONF/master.cf"
 	PF_PORTS="$PF_PORTS $_pf_port"
+}
+
+pf_pipe_delivery() {
+	_pf_user=$1; shift
+	{
+		printf 'hmpipe    unix  -       n       n       -       -       pipe\n'
+		printf '  flags=DRhu user=%s argv=' "$_pf_user"
+		printf '%s' "$1"; shift
+		for _pf_a in "$@"; do printf ' %s' "$_pf_a"; done
+		printf '\n'
+	} >> "$PF_CONF/master.cf"
+	# One recipient per command, so ${user} names one mailbox.
+	"${POSTFIX%/*}/postconf" -c "$PF_CONF" -e virtual_transport=hmpipe \
+		hmpipe_destination_recipient_limit=1
 }
 
 _pf_listening() {

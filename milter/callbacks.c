@@ -120,8 +120,10 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 		strcpy(conn->addr, "unknown");
 	}
 	conn->ip_client = conn->family == AF_INET || conn->family == AF_INET6;
-	/* Lookups that need only the IP start now, to overlap the dialogue. */
-	if (conn->ip_client && conn->client == NULL && conn->conf && conn->conf->engine) {
+	/* Lookups that need only the IP start now, to overlap the dialogue;
+	 * not for our own networks, whose mail is not judged. */
+	if (conn->ip_client && conn->client == NULL && conn->conf && conn->conf->engine &&
+	    !hm_netlist_match(&conn->conf->internal, conn->addr)) {
 		conn->client_conf = hm_conf_acquire();
 		if (conn->client_conf == NULL || conn->client_conf->engine == NULL ||
 		    (conn->client = hm_client_check_start(conn->client_conf->engine->dns,

@@ -296,8 +296,10 @@ static int conv_regex(const char *value, void *field, char *err, size_t errlen)
 
 	if (hm_rules_compile(&def, 1, &rules, err, errlen) < 0) {
 		/* "rule regex: pattern error ...": the option name says which. */
-		if (strncmp(err, "rule regex: ", 12) == 0)
-			memmove(err, err + 12, strlen(err + 12) + 1);
+		size_t skip = sizeof("rule regex: ") - 1;
+
+		if (errlen > skip && strncmp(err, "rule regex: ", skip) == 0)
+			memmove(err, err + skip, strnlen(err + skip, errlen - skip - 1) + 1);
 		return -1;
 	}
 	hm_rules_free(&rules);
@@ -1376,7 +1378,8 @@ out:
 	free(buf);
 	if (st.oom)
 		add_error(&st, 0, "out of memory while loading the configuration");
-	qsort(st.errors, st.nerrors, sizeof(*st.errors), cmp_errors);
+	if (st.nerrors)
+		qsort(st.errors, st.nerrors, sizeof(*st.errors), cmp_errors);
 	for (size_t i = 0; i < st.nerrors; i++) {
 		if (st.errors[i].line != UINT_MAX)
 			report(arg, st.errors[i].text);

@@ -3,10 +3,12 @@
  *
  * Pieces, top to bottom:
  *   values     immutable reference-counted hm_rvalue, built from one reply
- *   cache      hash table + LRU list under one mutex; an entry is trusted
- *              ("fresh") only if it was read under the current tracking
- *              session and is younger than the TTL; untrusted entries are
- *              kept as the fallback for an outage
+ *   cache      shards chosen by the key's hash, each a hash table and a
+ *              second-chance list under its own mutex (a hit only sets a
+ *              bit: no list move); an entry is trusted ("fresh") only if it
+ *              was read under the current tracking session and is younger
+ *              than the TTL; untrusted entries are kept as the fallback for
+ *              an outage
  *   wire       connect, and one pipelined exchange bounded by a deadline
  *              (poll + hiredis' buffer functions, so a slow Redis costs at
  *              most the command timeout, never a blocked thread)
@@ -17,9 +19,9 @@
  *   lookups    hm_store_get()
  *
  * Races handled: a value read while an invalidation for its key is on the
- * way is stored untrusted (per-stripe invalidation counters compared before
- * and after the exchange), and a reply never replaces an entry read by a
- * later request.
+ * way is stored untrusted (per-stripe invalidation counters of the key's
+ * shard, and the flush counter, compared before and after the exchange),
+ * and a reply never replaces an entry read by a later request.
  */
 #include "config.h"
 
@@ -45,19 +47,35 @@
 #define SUB_RETRY_MIN_MS 100
 #define SUB_RETRY_MAX_MS 1000
 #define MAX_BUCKETS (1u << 20)
+#define MAX_SHARDS 16			/* power of 2 */
+#define SHARD_MIN 64			/* entries per shard at least: small caches stay exact */
 
 struct entry {
-	char *key;			/* without the prefix */
+	struct entry *chain;
+	uint64_t hash;
 	size_t keylen;
 	enum hm_rv_type type;		/* as asked: part of the identity */
-	uint64_t hash;
+	bool used;			/* hit since it last passed the list's tail */
 	struct hm_rvalue *val;		/* the cache's reference */
 	uint64_t epoch;			/* tracking session it was read under, 0: untrusted */
 	uint64_t req_seq;		/* request that read it: later requests win */
 	int64_t fetched_ms;
-	struct entry *chain;
-	struct entry *prev, *next;	/* LRU, most recent first */
+	struct entry *prev, *next;	/* newest first */
+	char key[];			/* without the prefix, NUL-terminated */
 };
+
+/*
+ * One shard of the cache.  Aligned to 64 bytes (allocated so) to keep two
+ * threads' locks off one cache line.
+ */
+struct shard {
+	pthread_mutex_t mtx;
+	struct entry **buckets;
+	size_t nbuckets, entries, max;
+	struct entry lru;		/* sentinel */
+	uint64_t hits;			/* fresh hits, summed by hm_store_stats() */
+	uint64_t stripe_seq[STRIPES];
+} __attribute__((aligned(64)));
 
 struct conn {
 	redisContext *c;
@@ -72,15 +90,16 @@ struct hm_store {
 	size_t prefix_len, pool_size, cache_max;
 	char where[300];		/* "127.0.0.1:6379" or "unix:/path", for logs */
 
-	/* Cache and tracking state, one lock. */
-	pthread_mutex_t mtx;
-	struct entry **buckets;
-	size_t nbuckets, entries;
-	struct entry lru;		/* sentinel */
-	uint64_t stripe_seq[STRIPES];
-	uint64_t flush_seq, req_seq;
-	uint64_t epoch;			/* bumped whenever the subscription comes or goes */
-	bool track_up;
+	struct shard *shards;
+	size_t nshards;
+	atomic_uint_least64_t flush_seq, req_seq;
+	/*
+	 * Tracking session: epoch << 1 | up, one word so that a lookup reads
+	 * both without a lock.  The epoch is bumped whenever the subscription
+	 * comes or goes.  Written under track_mtx, which also guards sub_id.
+	 */
+	atomic_uint_least64_t track;
+	pthread_mutex_t track_mtx;
 	long long sub_id;
 
 	pthread_mutex_t pool_mtx;
@@ -99,7 +118,7 @@ struct hm_store {
 	bool sub_first_done;
 	bool sub_refused_logged;
 
-	atomic_uint_least64_t hits, misses, stale, failed, round_trips, commands,
+	atomic_uint_least64_t misses, stale, failed, round_trips, commands,
 		connects, invalidations;
 };
 
@@ -287,7 +306,7 @@ static struct hm_rvalue *rv_from_reply(enum hm_rv_type type, const redisReply *r
 	return rv_build(HM_RV_NONE, NULL, 0);	/* nil: no such key */
 }
 
-/* ---- cache (callers hold s->mtx) ---- */
+/* ---- cache (callers hold the shard's mtx) ---- */
 
 static uint64_t hash_key(const char *k, size_t len)
 {
@@ -297,6 +316,10 @@ static uint64_t hash_key(const char *k, size_t len)
 		h ^= (unsigned char)k[i];
 		h *= 1099511628211ull;
 	}
+	/* Mix the high bits too: they choose the shard and the stripe. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
 	return h;
 }
 
@@ -305,24 +328,29 @@ static size_t stripe_of(uint64_t h)
 	return (size_t)(h >> 56) % STRIPES;
 }
 
+static struct shard *shard_of(const struct hm_store *s, uint64_t h)
+{
+	return &s->shards[(h >> 40) & (s->nshards - 1)];
+}
+
 static void lru_unlink(struct entry *e)
 {
 	e->prev->next = e->next;
 	e->next->prev = e->prev;
 }
 
-static void lru_push(struct hm_store *s, struct entry *e)
+static void lru_push(struct shard *sh, struct entry *e)
 {
-	e->next = s->lru.next;
-	e->prev = &s->lru;
-	s->lru.next->prev = e;
-	s->lru.next = e;
+	e->next = sh->lru.next;
+	e->prev = &sh->lru;
+	sh->lru.next->prev = e;
+	sh->lru.next = e;
 }
 
-static struct entry *cache_find(struct hm_store *s, const char *key, size_t len,
+static struct entry *cache_find(struct shard *sh, const char *key, size_t len,
 	enum hm_rv_type type, uint64_t h)
 {
-	for (struct entry *e = s->buckets[h & (s->nbuckets - 1)]; e; e = e->chain)
+	for (struct entry *e = sh->buckets[h & (sh->nbuckets - 1)]; e; e = e->chain)
 		if (e->hash == h && e->type == type && e->keylen == len &&
 		    memcmp(e->key, key, len) == 0)
 			return e;
@@ -332,57 +360,87 @@ static struct entry *cache_find(struct hm_store *s, const char *key, size_t len,
 static void entry_free(struct entry *e)
 {
 	hm_rvalue_release(&e->val);
-	free(e->key);
 	free(e);
 }
 
-/* Unlink e from its bucket and the LRU list, and free it. */
-static void cache_remove(struct hm_store *s, struct entry *e)
+/* Unlink e from its bucket and the list, and free it. */
+static void cache_remove(struct shard *sh, struct entry *e)
 {
-	struct entry **pp = &s->buckets[e->hash & (s->nbuckets - 1)];
+	struct entry **pp = &sh->buckets[e->hash & (sh->nbuckets - 1)];
 
 	while (*pp != e)
 		pp = &(*pp)->chain;
 	*pp = e->chain;
 	lru_unlink(e);
-	s->entries--;
+	sh->entries--;
 	entry_free(e);
 }
 
-static void cache_flush(struct hm_store *s)
+static void shard_flush(struct shard *sh)
 {
-	while (s->lru.next != &s->lru)
-		cache_remove(s, s->lru.next);
+	while (sh->lru.next != &sh->lru)
+		cache_remove(sh, sh->lru.next);
 }
 
-/* Every entry of this key, whatever type it was asked as. */
-static void cache_invalidate(struct hm_store *s, const char *key, size_t len)
+/*
+ * Every shard, each under its lock.  The flush counter is bumped first, so
+ * a reply stored after a shard was emptied is not trusted.
+ */
+static void cache_flush_all(struct hm_store *s)
 {
-	uint64_t h = hash_key(key, len);
-	struct entry *e = s->buckets[h & (s->nbuckets - 1)], *next;
-
-	s->stripe_seq[stripe_of(h)]++;
-	for (; e; e = next) {
-		next = e->chain;
-		if (e->hash == h && e->keylen == len && memcmp(e->key, key, len) == 0)
-			cache_remove(s, e);
+	atomic_fetch_add(&s->flush_seq, 1);
+	for (size_t i = 0; i < s->nshards; i++) {
+		pthread_mutex_lock(&s->shards[i].mtx);
+		shard_flush(&s->shards[i]);
+		pthread_mutex_unlock(&s->shards[i].mtx);
 	}
 }
 
-static bool entry_fresh(const struct hm_store *s, const struct entry *e, int64_t now)
+/* Every entry of this key, whatever type it was asked as.  Takes the lock. */
+static void cache_invalidate(struct hm_store *s, const char *key, size_t len)
 {
-	return s->track_up && e->epoch == s->epoch && now - e->fetched_ms < s->ttl_ms;
+	uint64_t h = hash_key(key, len);
+	struct shard *sh = shard_of(s, h);
+	struct entry *e, *next;
+
+	pthread_mutex_lock(&sh->mtx);
+	sh->stripe_seq[stripe_of(h)]++;
+	for (e = sh->buckets[h & (sh->nbuckets - 1)]; e; e = next) {
+		next = e->chain;
+		if (e->hash == h && e->keylen == len && memcmp(e->key, key, len) == 0)
+			cache_remove(sh, e);
+	}
+	pthread_mutex_unlock(&sh->mtx);
+}
+
+static bool track_up(uint64_t track)
+{
+	return (track & 1) != 0;
+}
+
+static uint64_t track_epoch(uint64_t track)
+{
+	return track >> 1;
+}
+
+static bool entry_fresh(const struct hm_store *s, const struct entry *e,
+	uint64_t track, int64_t now)
+{
+	return track_up(track) && e->epoch == track_epoch(track) &&
+		now - e->fetched_ms < s->ttl_ms;
 }
 
 /*
  * Store v (the cache takes its own reference) unless an entry read by a
- * later request is there.  Evicts the least recently used beyond cache_max.
+ * later request is there.  Beyond the shard's share of cache_max, the oldest
+ * entry not hit since it was last looked at is evicted (second chance: a
+ * hit one gets its bit cleared and goes back to the front).
  */
-static void cache_put(struct hm_store *s, const char *key, size_t len,
+static void cache_put(struct shard *sh, const char *key, size_t len,
 	enum hm_rv_type type, uint64_t h, struct hm_rvalue *v, uint64_t epoch,
 	uint64_t req_seq, int64_t now)
 {
-	struct entry *e = cache_find(s, key, len, type, h);
+	struct entry *e = cache_find(sh, key, len, type, h);
 
 	if (e) {
 		if (e->req_seq > req_seq)
@@ -390,27 +448,34 @@ static void cache_put(struct hm_store *s, const char *key, size_t len,
 		hm_rvalue_release(&e->val);
 		lru_unlink(e);
 	} else {
-		e = calloc(1, sizeof(*e));
-		if (!e || !(e->key = malloc(len + 1))) {
-			free(e);
+		if (!(e = calloc(1, sizeof(*e) + len + 1)))
 			return;		/* not cached: harmless */
-		}
 		memcpy(e->key, key, len);
 		e->key[len] = '\0';
 		e->keylen = len;
 		e->type = type;
 		e->hash = h;
-		e->chain = s->buckets[h & (s->nbuckets - 1)];
-		s->buckets[h & (s->nbuckets - 1)] = e;
-		s->entries++;
+		e->chain = sh->buckets[h & (sh->nbuckets - 1)];
+		sh->buckets[h & (sh->nbuckets - 1)] = e;
+		sh->entries++;
 	}
 	e->val = hm_rvalue_ref(v);
 	e->epoch = epoch;
 	e->req_seq = req_seq;
 	e->fetched_ms = now;
-	lru_push(s, e);
-	while (s->entries > s->cache_max)
-		cache_remove(s, s->lru.prev);
+	e->used = false;
+	lru_push(sh, e);
+	while (sh->entries > sh->max) {
+		struct entry *old = sh->lru.prev;
+
+		if (old->used && old != e) {
+			old->used = false;
+			lru_unlink(old);
+			lru_push(sh, old);
+		} else {
+			cache_remove(sh, old);
+		}
+	}
 }
 
 /* ---- up / down ---- */
@@ -656,10 +721,11 @@ static int run_batch(struct hm_store *s, struct conn *k,
 		int nsetup = 0;
 		redisReply *setup[3];
 
-		pthread_mutex_lock(&s->mtx);
-		epoch = s->track_up ? s->epoch : 0;
-		track_id = s->track_up ? s->sub_id : -1;
-		pthread_mutex_unlock(&s->mtx);
+		pthread_mutex_lock(&s->track_mtx);
+		uint64_t t = atomic_load(&s->track);
+		epoch = track_up(t) ? track_epoch(t) : 0;
+		track_id = track_up(t) ? s->sub_id : -1;
+		pthread_mutex_unlock(&s->track_mtx);
 
 		if (k->c && epoch != 0 && k->epoch != epoch)
 			conn_close(k);	/* its redirect points at an old subscriber */
@@ -733,10 +799,8 @@ static void handle_invalidation(struct hm_store *s, const redisReply *r)
 		return;		/* subscribe confirmation, pong */
 	const redisReply *p = r->element[2];
 
-	pthread_mutex_lock(&s->mtx);
 	if (p->type == REDIS_REPLY_NIL) {	/* FLUSHALL / FLUSHDB */
-		s->flush_seq++;
-		cache_flush(s);
+		cache_flush_all(s);
 		atomic_fetch_add(&s->invalidations, 1);
 	} else {
 		size_t n = p->type == REDIS_REPLY_ARRAY ? p->elements : 1;
@@ -751,7 +815,6 @@ static void handle_invalidation(struct hm_store *s, const redisReply *r)
 			atomic_fetch_add(&s->invalidations, 1);
 		}
 	}
-	pthread_mutex_unlock(&s->mtx);
 }
 
 /*
@@ -928,20 +991,18 @@ static void *sub_main(void *arg)
 		}
 		retry = 0;
 		/* A new session: everything read before must be read again. */
-		pthread_mutex_lock(&s->mtx);
-		s->epoch++;
-		s->track_up = true;
+		pthread_mutex_lock(&s->track_mtx);
+		atomic_store(&s->track, ((track_epoch(atomic_load(&s->track)) + 1) << 1) | 1);
 		s->sub_id = id;
-		pthread_mutex_unlock(&s->mtx);
+		pthread_mutex_unlock(&s->track_mtx);
 		set_up(s);
 		sub_first_done(s);
 
 		sub_loop(s, c, err, sizeof(err));
 
-		pthread_mutex_lock(&s->mtx);
-		s->epoch++;
-		s->track_up = false;
-		pthread_mutex_unlock(&s->mtx);
+		pthread_mutex_lock(&s->track_mtx);
+		atomic_store(&s->track, (track_epoch(atomic_load(&s->track)) + 1) << 1);
+		pthread_mutex_unlock(&s->track_mtx);
 		redisFree(c);
 		if (!atomic_load(&s->stop))
 			hm_log(HM_LOG_DEBUG, "redis %s: invalidation connection lost: %s",
@@ -1014,7 +1075,7 @@ enum hm_store_status hm_store_get(struct hm_store *s,
 {
 	struct miss *m = NULL;
 	size_t nm = 0, nuniq = 0;
-	uint64_t flush_seq = 0, req_seq = 0;
+	uint64_t flush_seq, req_seq = 0, track;
 	int64_t now = now_ms();
 	bool fail = false, oom = false;
 
@@ -1023,13 +1084,20 @@ enum hm_store_status hm_store_get(struct hm_store *s,
 		if (src)
 			src[i] = HM_SRC_NONE;
 	}
-	/* Pass 1, one lock: fresh hits, and the misses with their counters. */
-	pthread_mutex_lock(&s->mtx);
+	/*
+	 * Pass 1, key by key under its shard's lock: fresh hits, and the
+	 * misses with their counters.  The flush counter is read before any
+	 * key is looked at.
+	 */
+	flush_seq = atomic_load(&s->flush_seq);
+	track = atomic_load(&s->track);
 	for (size_t i = 0; i < n; i++) {
 		const struct hm_store_key *k = &keys[i];
 		size_t len;
-		uint64_t h;
+		uint64_t h, stripe_seq;
 		struct entry *e;
+		struct shard *sh;
+		struct hm_rvalue *stale = NULL;
 
 		if (!key_ok(k)) {
 			fail = true;
@@ -1037,23 +1105,30 @@ enum hm_store_status hm_store_get(struct hm_store *s,
 		}
 		len = strlen(k->key);
 		h = hash_key(k->key, len);
-		e = cache_find(s, k->key, len, k->type, h);
-		if (e && entry_fresh(s, e, now)) {
+		sh = shard_of(s, h);
+		pthread_mutex_lock(&sh->mtx);
+		e = cache_find(sh, k->key, len, k->type, h);
+		if (e && entry_fresh(s, e, track, now)) {
 			vals[i] = hm_rvalue_ref(e->val);
+			if (!e->used)
+				e->used = true;
+			sh->hits++;
+			pthread_mutex_unlock(&sh->mtx);
 			if (src)
 				src[i] = HM_SRC_CACHE;
-			lru_unlink(e);
-			lru_push(s, e);
-			atomic_fetch_add_explicit(&s->hits, 1, memory_order_relaxed);
 			continue;
 		}
+		if (e)
+			stale = hm_rvalue_ref(e->val);
+		stripe_seq = sh->stripe_seq[stripe_of(h)];
+		pthread_mutex_unlock(&sh->mtx);
 		if (!m && !(m = calloc(n, sizeof(*m)))) {
+			hm_rvalue_release(&stale);
 			oom = true;
 			break;
 		}
 		m[nm] = (struct miss){ .i = i, .dup_of = nm, .key = k->key, .len = len,
-			.type = k->type, .hash = h, .stripe_seq = s->stripe_seq[stripe_of(h)],
-			.stale = e ? hm_rvalue_ref(e->val) : NULL };
+			.type = k->type, .hash = h, .stripe_seq = stripe_seq, .stale = stale };
 		for (size_t j = 0; j < nm; j++)
 			if (m[j].dup_of == j && m[j].hash == h && m[j].type == k->type &&
 			    m[j].len == len && memcmp(m[j].key, k->key, len) == 0) {
@@ -1064,9 +1139,8 @@ enum hm_store_status hm_store_get(struct hm_store *s,
 			nuniq++;
 		nm++;
 	}
-	flush_seq = s->flush_seq;
-	req_seq = ++s->req_seq;
-	pthread_mutex_unlock(&s->mtx);
+	if (nm > 0)
+		req_seq = atomic_fetch_add(&s->req_seq, 1) + 1;
 	if (oom) {
 		for (size_t i = 0; i < n; i++)
 			hm_rvalue_release(&vals[i]);
@@ -1133,19 +1207,28 @@ enum hm_store_status hm_store_get(struct hm_store *s,
 					s->where, s->prefix, m[j].key,
 					m[j].type == HM_RV_HASH ? "hash" : m[j].type == HM_RV_SET ? "set" : "string");
 		}
-		pthread_mutex_lock(&s->mtx);
 		for (size_t j = 0; j < nm; j++) {
+			struct shard *sh;
+			uint64_t t;
 			bool trusted;
+
 			if (m[j].dup_of != j || !got[j])
 				continue;
-			/* Trusted only if no invalidation could have passed this reply. */
-			trusted = epoch != 0 && s->track_up && epoch == s->epoch &&
-				flush_seq == s->flush_seq &&
-				m[j].stripe_seq == s->stripe_seq[stripe_of(m[j].hash)];
-			cache_put(s, m[j].key, m[j].len, m[j].type, m[j].hash, got[j],
+			sh = shard_of(s, m[j].hash);
+			pthread_mutex_lock(&sh->mtx);
+			/*
+			 * Trusted only if no invalidation could have passed this
+			 * reply: a key's invalidation takes this lock, a flush
+			 * bumps flush_seq before it empties the shards.
+			 */
+			t = atomic_load(&s->track);
+			trusted = epoch != 0 && track_up(t) && epoch == track_epoch(t) &&
+				flush_seq == atomic_load(&s->flush_seq) &&
+				m[j].stripe_seq == sh->stripe_seq[stripe_of(m[j].hash)];
+			cache_put(sh, m[j].key, m[j].len, m[j].type, m[j].hash, got[j],
 				trusted ? epoch : 0, req_seq, now);
+			pthread_mutex_unlock(&sh->mtx);
 		}
-		pthread_mutex_unlock(&s->mtx);
 	}
 	for (size_t j = 0; j < nm; j++) {
 		struct hm_rvalue *v = fetched && got ? got[m[j].dup_of] : NULL;
@@ -1218,7 +1301,14 @@ int hm_store_check(struct hm_store *s, char *err, size_t errlen)
 
 void hm_store_stats(struct hm_store *s, struct hm_store_stats *st)
 {
-	st->hits = atomic_load(&s->hits);
+	st->hits = 0;
+	st->entries = 0;
+	for (size_t i = 0; i < s->nshards; i++) {
+		pthread_mutex_lock(&s->shards[i].mtx);
+		st->hits += s->shards[i].hits;
+		st->entries += s->shards[i].entries;
+		pthread_mutex_unlock(&s->shards[i].mtx);
+	}
 	st->misses = atomic_load(&s->misses);
 	st->stale = atomic_load(&s->stale);
 	st->failed = atomic_load(&s->failed);
@@ -1226,10 +1316,7 @@ void hm_store_stats(struct hm_store *s, struct hm_store_stats *st)
 	st->commands = atomic_load(&s->commands);
 	st->connects = atomic_load(&s->connects);
 	st->invalidations = atomic_load(&s->invalidations);
-	pthread_mutex_lock(&s->mtx);
-	st->entries = s->entries;
-	st->tracking = s->track_up;
-	pthread_mutex_unlock(&s->mtx);
+	st->tracking = track_up(atomic_load(&s->track));
 }
 
 /* ---- life cycle ---- */
@@ -1246,9 +1333,47 @@ static void free_config_copies(struct hm_store *s)
 	free(s->unix_path);
 	free(s->password);
 	free(s->prefix);
-	free(s->buckets);
+	for (size_t i = 0; s->shards && i < s->nshards; i++) {
+		free(s->shards[i].buckets);
+		pthread_mutex_destroy(&s->shards[i].mtx);
+	}
+	free(s->shards);
 	free(s->pool);
 	free(s);
+}
+
+/*
+ * Split cache_max between the shards: as many as keep SHARD_MIN entries
+ * each (a small cache stays one exact list); the first ones get one more
+ * for the remainder.
+ */
+static int shards_new(struct hm_store *s)
+{
+	void *mem;
+	size_t nb_max;
+
+	for (s->nshards = 1; s->nshards < MAX_SHARDS &&
+	     s->cache_max / (s->nshards * 2) >= SHARD_MIN; )
+		s->nshards <<= 1;
+	if (posix_memalign(&mem, 64, s->nshards * sizeof(struct shard)) != 0)
+		return -1;
+	memset(mem, 0, s->nshards * sizeof(struct shard));
+	s->shards = mem;
+	nb_max = MAX_BUCKETS / s->nshards;
+	for (size_t i = 0; i < s->nshards; i++) {
+		struct shard *sh = &s->shards[i];
+
+		sh->max = s->cache_max / s->nshards + (i < s->cache_max % s->nshards);
+		for (sh->nbuckets = 16; sh->nbuckets < sh->max && sh->nbuckets < nb_max; )
+			sh->nbuckets <<= 1;
+		sh->lru.next = sh->lru.prev = &sh->lru;
+		pthread_mutex_init(&sh->mtx, NULL);
+		if (!(sh->buckets = calloc(sh->nbuckets, sizeof(*sh->buckets)))) {
+			s->nshards = i + 1;	/* what free_config_copies() undoes */
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int hm_store_new(const struct hm_store_conf *conf, struct hm_store **s_r,
@@ -1285,16 +1410,18 @@ int hm_store_new(const struct hm_store_conf *conf, struct hm_store **s_r,
 	s->ttl_ms = conf->cache_ttl_ms ? conf->cache_ttl_ms : 60000;
 	s->pool_size = conf->pool_size ? conf->pool_size : 4;
 	s->cache_max = conf->cache_max ? conf->cache_max : 100000;
-	for (s->nbuckets = 16; s->nbuckets < s->cache_max && s->nbuckets < MAX_BUCKETS; )
-		s->nbuckets <<= 1;
-	s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
 	s->pool = calloc(s->pool_size, sizeof(*s->pool));
-	s->lru.next = s->lru.prev = &s->lru;
-	s->epoch = 1;
+	if (shards_new(s) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail_early;
+	}
+	atomic_init(&s->track, 1 << 1);		/* epoch 1, down */
+	atomic_init(&s->flush_seq, 0);
+	atomic_init(&s->req_seq, 0);
 	atomic_init(&s->state, -1);
 	atomic_init(&s->last_probe_ms, 0);
 	atomic_init(&s->stop, false);
-	if (!s->host || !s->prefix || !s->buckets || !s->pool ||
+	if (!s->host || !s->prefix || !s->pool ||
 	    (conf->unix_path && *conf->unix_path && !s->unix_path) ||
 	    (conf->password && *conf->password && !s->password)) {
 		snprintf(err, errlen, "out of memory");
@@ -1311,7 +1438,7 @@ int hm_store_new(const struct hm_store_conf *conf, struct hm_store **s_r,
 	}
 	(void)fcntl(s->wake[0], F_SETFD, FD_CLOEXEC);
 	(void)fcntl(s->wake[1], F_SETFD, FD_CLOEXEC);
-	pthread_mutex_init(&s->mtx, NULL);
+	pthread_mutex_init(&s->track_mtx, NULL);
 	pthread_mutex_init(&s->pool_mtx, NULL);
 	pthread_mutex_init(&s->sub_mtx, NULL);
 	pthread_condattr_init(&ca);
@@ -1359,10 +1486,11 @@ void hm_store_free(struct hm_store **sp)
 	}
 	for (size_t i = 0; i < s->pool_size; i++)
 		conn_close(&s->pool[i]);
-	cache_flush(s);
+	for (size_t i = 0; i < s->nshards; i++)
+		shard_flush(&s->shards[i]);
 	close(s->wake[0]);
 	close(s->wake[1]);
-	pthread_mutex_destroy(&s->mtx);
+	pthread_mutex_destroy(&s->track_mtx);
 	pthread_mutex_destroy(&s->pool_mtx);
 	pthread_mutex_destroy(&s->sub_mtx);
 	pthread_cond_destroy(&s->pool_cv);

@@ -609,7 +609,7 @@ enum hm_outcome hm_rcpt_policy_decide(struct hm_rcpt_policy *p, const char *env_
 	char fromdom[HM_POLICY_DOMAIN_MAX] = "";
 	const char *all[SENDERS_MAX], *authed[SENDERS_MAX];
 	size_t nall = 0, nauthed = 0, first_from;
-	bool env_auth = false, from_auth;
+	bool have_env = false, env_auth = false, env_is_from = false, from_auth;
 	struct hm_thresholds t = { p->tag, p->reject };
 
 	set_match(p, HM_LIST_NONE, HM_LEVEL_NONE, NULL, NULL);
@@ -617,11 +617,10 @@ enum hm_outcome hm_rcpt_policy_decide(struct hm_rcpt_policy *p, const char *env_
 
 	if (envelope_norm(env_sender, buf[0], sizeof(buf[0]), envdom, sizeof(envdom)) == 0) {
 		all[nall++] = buf[0];
+		have_env = true;
 		/* SPF authenticates the envelope sender only for its own domain. */
 		env_auth = auth != NULL && auth->spf_pass && auth->spf_domain != NULL &&
 			   strcasecmp(auth->spf_domain, envdom) == 0;
-		if (env_auth)
-			authed[nauthed++] = buf[0];
 	}
 	first_from = nall;
 	/*
@@ -643,9 +642,25 @@ enum hm_outcome hm_rcpt_policy_decide(struct hm_rcpt_policy *p, const char *env_
 			copy_str(fromdom, sizeof(fromdom), at + 1);
 		else if (strcmp(fromdom, at + 1) != 0)
 			from_auth = false;
+		/*
+		 * Each address is matched once: a From equal to the envelope
+		 * sender (most mail) or to an earlier From is not added again.
+		 * The merged envelope entry is authenticated by SPF or DKIM.
+		 */
+		bool dup = false;
+		for (size_t j = 0; j < nall && !dup; j++)
+			if (strcmp(all[j], buf[nall]) == 0) {
+				dup = true;
+				if (j == 0 && have_env)
+					env_is_from = true;
+			}
+		if (dup)
+			continue;
 		all[nall] = buf[nall];
 		nall++;
 	}
+	if (have_env && (env_auth || (from_auth && env_is_from)))
+		authed[nauthed++] = buf[0];
 	if (from_auth)
 		for (size_t i = first_from; i < nall; i++)
 			authed[nauthed++] = all[i];

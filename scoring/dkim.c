@@ -200,8 +200,8 @@ static int hook_cancel(void *srv, void *qh)
 
 	if (hq == NULL)
 		return DKIM_DNS_SUCCESS;
-	if (hq->q != NULL)	/* a started query is waited for exactly once */
-		(void)hm_dns_wait(dk->dns, hq->q, &hq->ans);
+	if (hq->q != NULL)	/* given up without waiting: its answer is dropped */
+		hm_dns_cancel(dk->dns, hq->q);
 	hm_dns_answer_free(&hq->ans);
 	free(hq);
 	return DKIM_DNS_SUCCESS;
@@ -715,8 +715,10 @@ void hm_dkim_verify_free(struct hm_dkim_verify **vp)
 	if (v == NULL)
 		return;
 	for (size_t i = 0; i < v->npf; i++) {
-		if (v->pf[i].q != NULL)	/* started, never collected */
-			(void)hm_dns_wait(v->dk->dns, v->pf[i].q, &v->pf[i].ans);
+		/* Started, never collected (an aborted transaction): do not make
+		 * the MTA's thread wait for a key nobody needs any more. */
+		if (v->pf[i].q != NULL)
+			hm_dns_cancel(v->dk->dns, v->pf[i].q);
 		hm_dns_answer_free(&v->pf[i].ans);
 	}
 	if (v->d != NULL)

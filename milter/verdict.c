@@ -106,6 +106,7 @@ void hm_verdict_recipients(const struct hm_conf *conf, const struct hm_scan_resu
 		.spf_domain = r->spf.domain,
 		.dkim_aligned_pass = r->dmarc.dkim_aligned,
 	};
+	const struct hm_thresholds server = v->thresholds;	/* from hm_verdict_judge() */
 	bool first = true;
 	bool dmarc_reject = conf->dmarc.enforce_reject && r->dmarc.result == HM_DMARC_FAIL &&
 			    r->dmarc.disposition == HM_DMARC_POLICY_REJECT;
@@ -118,7 +119,8 @@ void hm_verdict_recipients(const struct hm_conf *conf, const struct hm_scan_resu
 	v->conflict = false;
 	for (size_t i = 0; i < n; i++) {
 		struct hm_rcpt *rc = &rcpts[i];
-		struct hm_thresholds t = v->thresholds;
+		struct hm_thresholds t = server;
+		bool by_dmarc = false;
 
 		if (rc->status != HM_RCPT_ACCEPTED)
 			continue;
@@ -127,28 +129,26 @@ void hm_verdict_recipients(const struct hm_conf *conf, const struct hm_scan_resu
 			rc->outcome = hm_rcpt_policy_decide(rc->policy, env_sender, from, nfrom, &auth,
 							    r->score);
 			t = (struct hm_thresholds){ rc->policy->tag, rc->policy->reject };
-			/* The operator's DMARC enforcement yields to a recipient's white list. */
-			if (dmarc_reject && rc->policy->list != HM_LIST_WHITE)
-				rc->outcome = HM_REJECT;
 		} else {
-			rc->outcome = hm_decide(r->score, &v->thresholds);
-			if (dmarc_reject)
-				rc->outcome = HM_REJECT;
+			rc->outcome = hm_decide(r->score, &server);
 		}
-		if (first) {
+		/* The operator's DMARC enforcement yields to a recipient's white list. */
+		if (dmarc_reject && rc->outcome != HM_REJECT &&
+		    !(rc->policy && rc->policy->list == HM_LIST_WHITE)) {
+			rc->outcome = HM_REJECT;
+			by_dmarc = true;
+		}
+		if (first || rc->outcome < v->outcome) {	/* accept < tag < reject */
+			if (!first)
+				v->conflict = true;
 			v->outcome = rc->outcome;
 			v->thresholds = t;
+			v->dmarc_enforced = by_dmarc;
 			first = false;
 		} else if (rc->outcome != v->outcome) {
 			v->conflict = true;
-			if (rc->outcome < v->outcome) {	/* accept < tag < reject */
-				v->outcome = rc->outcome;
-				v->thresholds = t;
-			}
 		}
 	}
-	if (!first && v->dmarc_enforced)
-		v->dmarc_enforced = v->outcome == HM_REJECT;
 }
 
 void hm_verdict_explain(const struct hm_rcpt *rc, struct hm_strbuf *out)

@@ -173,6 +173,30 @@ static const struct conf_entry redis_table[] = {
 	  "seconds a cached key is kept at most (edits arrive at once anyway)" },
 	{ "on_failure", E_STR, "defaults", 0, 0, 0, conv_on_failure, FIELD(redis.on_failure), NULL,
 	  "Redis down and policy not cached: \"defaults\" (server thresholds) or \"tempfail\"" },
+	{ "write_host", E_STR, "", 0, 0, 0, NULL, FIELD(redis.write_host), NULL,
+	  "where the learn command writes (the primary, when host is a replica); empty: host" },
+	{ "write_port", E_INT, NULL, 0, 0, 65535, NULL, FIELD(redis.write_port), NULL,
+	  "its TCP port; 0: port" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
+};
+
+static const struct conf_entry classifier_table[] = {
+	{ "enabled", E_BOOL, NULL, 1, 0, 0, NULL, FIELD(classifier.enabled), NULL,
+	  "score the content with the learned model (silent until it has learned enough)" },
+	{ "min_spam", E_INT, NULL, 200, 0, 10000000, NULL, FIELD(classifier.min_spam), NULL,
+	  "spam messages the model must have learned before it speaks" },
+	{ "min_ham", E_INT, NULL, 200, 0, 10000000, NULL, FIELD(classifier.min_ham), NULL,
+	  "ham messages the model must have learned before it speaks" },
+	{ "scale", E_FLOAT, "1", 0, 0, 100, NULL, FIELD(classifier.scale), NULL,
+	  "points per unit of calibrated log-odds of spam" },
+	{ "cap_spam", E_FLOAT, "10", 0, 0, 100, NULL, FIELD(classifier.cap_spam), NULL,
+	  "most points CONTENT_SPAM adds (below reject: content alone files into Junk)" },
+	{ "cap_ham", E_FLOAT, "5", 0, 0, 100, NULL, FIELD(classifier.cap_ham), NULL,
+	  "most points CONTENT_HAM takes away" },
+	{ "learn_rate_limit", E_INT, NULL, 200, 0, 1000000, NULL, FIELD(classifier.learn_rate_limit),
+	  NULL, "messages one user (learn --user) may teach per hour; 0: no limit" },
+	{ "signature_days", E_INT, NULL, 365, 1, 3650, NULL, FIELD(classifier.signature_days), NULL,
+	  "days a learned message is remembered (dedup, relearning as the other class)" },
 	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
 };
 
@@ -213,6 +237,8 @@ static const struct conf_entry root_table[] = {
 	  "the server's default thresholds", 0, check_thresholds },
 	{ "dmarc", E_SECTION, NULL, 0, 0, 0, NULL, 0, dmarc_table, "DMARC" },
 	{ "redis", E_SECTION, NULL, 0, 0, 0, NULL, 0, redis_table, "the policy store" },
+	{ "classifier", E_SECTION, NULL, 0, 0, 0, NULL, 0, classifier_table,
+	  "the content classifier and its learning" },
 	{ "whitelist_requires_auth", E_BOOL, NULL, 1, 0, 0, NULL, FIELD(whitelist_requires_auth), NULL,
 	  "honour a white list only for an authenticated sender (SPF pass, or aligned DKIM)" },
 	{ "split_recipients", E_BOOL, NULL, 1, 0, 0, NULL, FIELD(split_recipients), NULL,
@@ -1393,6 +1419,32 @@ out:
 	return c;
 }
 
+void hm_conf_store_conf(const struct hm_conf *c, bool write, struct hm_store_conf *sc)
+{
+	bool other = write && (c->redis.write_host[0] || c->redis.write_port);
+
+	memset(sc, 0, sizeof(*sc));
+	sc->host = c->redis.host;
+	sc->port = (int)c->redis.port;
+	sc->unix_path = c->redis.socket;
+	if (other) {
+		/* The primary elsewhere: by TCP, even when reads use a socket. */
+		sc->unix_path = "";
+		if (c->redis.write_host[0])
+			sc->host = c->redis.write_host;
+		if (c->redis.write_port)
+			sc->port = (int)c->redis.write_port;
+	}
+	sc->password = c->redis.password;
+	sc->db = (int)c->redis.database;
+	sc->connect_timeout_ms = c->redis.connect_timeout;
+	sc->command_timeout_ms = c->redis.command_timeout;
+	sc->prefix = c->redis.prefix;
+	sc->pool_size = (size_t)c->redis.pool_size;
+	sc->cache_max = (size_t)c->redis.cache_size;
+	sc->cache_ttl_ms = c->redis.cache_ttl * 1000;
+}
+
 int hm_conf_build_engine(struct hm_conf *c, bool with_store, char *err, size_t errlen)
 {
 	struct hm_engine_conf ec = {
@@ -1405,21 +1457,10 @@ int hm_conf_build_engine(struct hm_conf *c, bool with_store, char *err, size_t e
 		.psl_path = c->public_suffix_list[0] ? c->public_suffix_list : NULL,
 	};
 
-	struct hm_store_conf sc = {
-		.host = c->redis.host,
-		.port = (int)c->redis.port,
-		.unix_path = c->redis.socket,
-		.password = c->redis.password,
-		.db = (int)c->redis.database,
-		.connect_timeout_ms = c->redis.connect_timeout,
-		.command_timeout_ms = c->redis.command_timeout,
-		.prefix = c->redis.prefix,
-		.pool_size = (size_t)c->redis.pool_size,
-		.cache_max = (size_t)c->redis.cache_size,
-		.cache_ttl_ms = c->redis.cache_ttl * 1000,
-	};
+	struct hm_store_conf sc;
 	char why[400];
 
+	hm_conf_store_conf(c, false, &sc);
 	hm_engine_free(&c->engine);
 	hm_store_free(&c->store);
 	if (hm_engine_new(&ec, &c->engine, err, errlen) < 0)

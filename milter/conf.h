@@ -106,7 +106,16 @@ struct hm_conf {
 		long pool_size, cache_size;
 		long cache_ttl;			/* s */
 		int on_failure;			/* enum hm_on_failure */
+		char *write_host;		/* "": host */
+		long write_port;		/* 0: port */
 	} redis;
+	struct {
+		int enabled;
+		long min_spam, min_ham;		/* learned before the model speaks */
+		double scale, cap_spam, cap_ham;	/* struct hm_cls_points */
+		long learn_rate_limit;		/* per user and hour; 0: none */
+		long signature_days;
+	} classifier;
 	int whitelist_requires_auth;
 	int split_recipients;
 	struct hm_conf_array symbols;	/* struct hm_conf_symbol */
@@ -144,6 +153,14 @@ int hm_conf_check_file(const char *path, char *err, size_t errlen);
  * reason in err.
  */
 int hm_conf_build_engine(struct hm_conf *conf, bool with_store, char *err, size_t errlen);
+
+/*
+ * The Redis settings as the store and the content model take them: where
+ * reads go, or (write) where learning writes go (redis.write_host /
+ * write_port, else the same server).  The strings stay the configuration's.
+ */
+struct hm_store_conf;
+void hm_conf_store_conf(const struct hm_conf *conf, bool write, struct hm_store_conf *sc);
 
 /* Print every option with its type, default, limits and help (for docs). */
 void hm_conf_describe(FILE *out);

@@ -2,6 +2,9 @@
  * main.c - hosterra-milter: command line, start-up, signals, reload, stop.
  *
  *   hosterra-milter [-c FILE] [-f] [-t] [-O] [-V] [-h]
+ *   hosterra-milter [-c FILE] --scan FILE ...		(scanmode.c)
+ *   hosterra-milter [-c FILE] --learn spam|ham ...	(learn.c)
+ *   hosterra-milter [-c FILE] --calibrate ...		(learn.c)
  *
  * Threads: libmilter's listener and connection threads run in a "milter"
  * thread started here; the main thread only handles signals.  libmilter has
@@ -31,9 +34,11 @@
 #include <libmilter/mfapi.h>
 
 #include "milter/callbacks.h"
+#include "milter/clsmodel.h"
 #include "milter/conf.h"
 #include "milter/context.h"
 #include "milter/daemon.h"
+#include "milter/learn.h"
 #include "milter/listen.h"
 #include "milter/log.h"
 #include "milter/scanmode.h"
@@ -63,7 +68,15 @@ static void usage(FILE *out)
 		"  --from ADDR       MAIL FROM (default: the null sender)\n"
 		"  --rcpt ADDR       a recipient, repeatable\n"
 		"  --outbound        as authenticated submission: not judged\n"
-		"  --json            machine-readable output\n",
+		"  --json            machine-readable output\n"
+		"       hosterra-milter [-c FILE] --learn spam|ham [--user NAME] PATH...\n"
+		"       hosterra-milter [-c FILE] --calibrate --spam PATH... --ham PATH...\n"
+		"  --learn CLASS     teach the content model these messages as spam or ham;\n"
+		"                    PATH: a message file, a directory of them, a Maildir,\n"
+		"                    an mbox, or \"-\" (one message on stdin)\n"
+		"  --user NAME       the user teaching (learning rate limit per user)\n"
+		"  --calibrate       fit the model's calibration to messages it has not\n"
+		"                    learned: --spam PATH and --ham PATH, each repeatable\n",
 		HM_DEFAULT_CONF);
 }
 
@@ -273,13 +286,27 @@ int main(int argc, char **argv)
 		{ "rcpt", required_argument, NULL, 'R' },
 		{ "outbound", no_argument, NULL, 'B' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "learn", required_argument, NULL, 'L' },
+		{ "user", required_argument, NULL, 'U' },
+		{ "calibrate", no_argument, NULL, 'C' },
+		{ "spam", required_argument, NULL, 's' },
+		{ "ham", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct hm_scanmode_args scan = { 0 };
 	const char *rcpts[HM_MAX_RCPTS];
+	const char *learn = NULL, *user = NULL;
+	bool calibrate = false;
+	const char **cal_spam = calloc((size_t)argc + 1, sizeof(char *));
+	const char **cal_ham = calloc((size_t)argc + 1, sizeof(char *));
+	size_t ncal_spam = 0, ncal_ham = 0;
 
+	if (cal_spam == NULL || cal_ham == NULL) {
+		fprintf(stderr, "hosterra-milter: out of memory\n");
+		return 1;
+	}
 	scan.rcpts = rcpts;
 	while ((opt = getopt_long(argc, argv, "c:ftOVh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -296,6 +323,11 @@ int main(int argc, char **argv)
 			break;
 		case 'B': scan.outbound = true; break;
 		case 'J': scan.json = true; break;
+		case 'L': learn = optarg; break;
+		case 'U': user = optarg; break;
+		case 'C': calibrate = true; break;
+		case 's': cal_spam[ncal_spam++] = optarg; break;
+		case 'm': cal_ham[ncal_ham++] = optarg; break;
 		case 'c': conf_path = optarg; break;
 		case 'f': foreground = 1; break;
 		case 't': test_only = 1; break;
@@ -305,6 +337,48 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 1;
 		}
 	}
+	if (learn && strcmp(learn, "spam") != 0 && strcmp(learn, "ham") != 0) {
+		fprintf(stderr, "hosterra-milter: --learn spam or --learn ham, not \"%s\"\n", learn);
+		return 1;
+	}
+	if ((learn != NULL) + calibrate + (scan.file != NULL) > 1) {
+		fprintf(stderr, "hosterra-milter: --scan, --learn and --calibrate are separate commands\n");
+		return 1;
+	}
+	if ((user && !learn) || ((ncal_spam || ncal_ham) && !calibrate)) {
+		fprintf(stderr, "hosterra-milter: --user goes with --learn, --spam and --ham with "
+			"--calibrate\n");
+		return 1;
+	}
+	if (learn && optind == argc) {
+		fprintf(stderr, "hosterra-milter: --learn needs a PATH (\"-\": standard input)\n");
+		return 1;
+	}
+	if (calibrate && (ncal_spam == 0 || ncal_ham == 0)) {
+		fprintf(stderr, "hosterra-milter: --calibrate needs --spam PATH and --ham PATH\n");
+		return 1;
+	}
+	if (learn || calibrate) {
+		struct hm_learn_args la = { strcmp(learn ? learn : "", "spam") == 0, user,
+			(const char *const *)argv + optind, (size_t)(argc - optind) };
+		struct hm_calibrate_args ca = { cal_spam, ncal_spam, cal_ham, ncal_ham };
+
+		if (calibrate && optind < argc) {
+			fprintf(stderr, "hosterra-milter: unexpected argument \"%s\" (--spam PATH, "
+				"--ham PATH)\n", argv[optind]);
+			return 1;
+		}
+		if ((conf = hm_conf_load(conf_path, report_to_stderr, NULL)) == NULL)
+			return 1;
+		hm_log_set_level(HM_LOG_ERR);	/* the totals are the output */
+		status = learn ? hm_learn_run(conf, &la, stdout) : hm_calibrate_run(conf, &ca, stdout);
+		hm_conf_release(&conf);
+		free(cal_spam);
+		free(cal_ham);
+		return status;
+	}
+	free(cal_spam);
+	free(cal_ham);
 	if (optind < argc) {
 		fprintf(stderr, "hosterra-milter: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);
@@ -368,6 +442,13 @@ int main(int argc, char **argv)
 		hm_log(HM_LOG_WARNING, "running as root: set \"user\" to an unprivileged account");
 	hm_conf_publish(conf);
 	conf = hm_conf_acquire();
+	/* The content model loads in the background: mail flows meanwhile. */
+	if (hm_clsmodel_start(err, sizeof(err)) < 0) {
+		hm_log(HM_LOG_ERR, "start-up failed: %s", err);
+		hm_daemon_pidfile_remove();
+		hm_daemon_ready(0);
+		return 1;
+	}
 	if (hm_callbacks_register() < 0 || open_socket(conf) < 0 || start_milter_thread(&mt) < 0) {
 		hm_log(HM_LOG_ERR, "start-up failed");
 		hm_daemon_pidfile_remove();
@@ -392,6 +473,7 @@ int main(int argc, char **argv)
 	hm_conf_release(&conf);
 	smfi_stop();
 	pthread_join(mt.tid, NULL);
+	hm_clsmodel_stop();
 	hm_daemon_pidfile_remove();
 	hm_conf_publish(NULL);
 	hm_log(HM_LOG_NOTICE, "stopped");

@@ -11,10 +11,14 @@
  * the old one is freed when its last reader lets go.
  *
  * The math is here and nowhere else, so the daemon, scan mode and the
- * learner agree: the margin of a message is the sum of the weights of its
- * (distinct) features divided by HM_CLS_WSCALE; a learning step adds the
- * same integer delta to the weight of each of its features, and only where
- * the model is not already confident of the true class.
+ * learner agree: a message is the binary vector of its n distinct features,
+ * scaled to unit length (each feature counts 1/sqrt(n), so a long message
+ * does not shout down a short one); its margin is the sum of the weights of
+ * its features divided by HM_CLS_WSCALE * sqrt(n); a learning step adds the
+ * same integer delta to the weight of each of its features (the logistic
+ * gradient, eta * (1 - p(true class)) / sqrt(n), in weight units), and only
+ * where the model is not already confident of the true class (margin for
+ * the true class under the learn margin).
  *
  * In Redis the weights are one string of HM_CLS_BUCKETS signed 16-bit
  * big-endian integers (the layout of BITFIELD's i16 at #index), updated with
@@ -73,15 +77,79 @@ struct hm_cls_model *hm_cls_slot_acquire(struct hm_cls_slot *slot);
 /* Publish m (the slot takes the caller's reference); the previous one is released. */
 void hm_cls_slot_publish(struct hm_cls_slot *slot, struct hm_cls_model *m);
 
-/* The margin of a message's features: > 0 leans spam. */
+/* The margin of a message's features: > 0 leans spam; 0 without features. */
 double hm_cls_margin(const struct hm_cls_model *m, const uint32_t *idx, size_t n);
+
+/* How the model learns; HM_CLS_LEARN_DEFAULT is what hm_cls_step uses. */
+struct hm_cls_learn {
+	double eta;			/* step size, in margin units */
+	double margin;			/* learn while margin for the true class < this */
+};
+
+#define HM_CLS_ETA 0.5
+#define HM_CLS_LEARN_MARGIN 2.5
+#define HM_CLS_LEARN_DEFAULT { HM_CLS_ETA, HM_CLS_LEARN_MARGIN }
 
 /*
  * One learning step for a message of the given class.  Returns 0 when the
- * model is already confident (nothing to learn), else 1 with *delta_r the
- * signed amount to add to the weight of each of the n features.
+ * model is already confident (nothing to learn) or the message has no
+ * features, else 1 with *delta_r the signed amount (never 0) to add to the
+ * weight of each of the n features.
  */
 int hm_cls_step(const struct hm_cls_model *m, const uint32_t *idx, size_t n, bool spam,
 		int *delta_r);
+/* The same with explicit learning parameters (tuning, tests). */
+int hm_cls_step_with(const struct hm_cls_model *m, const struct hm_cls_learn *learn,
+		     const uint32_t *idx, size_t n, bool spam, int *delta_r);
+
+/*
+ * Add delta to the weight of each feature, saturating at the int16 bounds
+ * as BITFIELD ... OVERFLOW SAT does; for a model nobody reads yet (the
+ * learner's own copy, tests, the evaluation tool), never a published one.
+ */
+void hm_cls_model_apply(struct hm_cls_model *m, const uint32_t *idx, size_t n, int delta);
+
+/*
+ * Calibration: the log-odds of spam for a margin, a * margin + b (Platt).
+ * HM_CLS_CAL_A/B are the defaults of a new model (fitted on the development
+ * corpus by cross-validation).
+ */
+#define HM_CLS_CAL_A 2.0
+#define HM_CLS_CAL_B 0.0
+double hm_cls_log_odds(const struct hm_cls_model *m, double margin);
+
+/*
+ * Fit a and b to n labelled margins (Platt's method: regularised targets,
+ * Newton steps).  0, or -1 when there is not at least one of each class or
+ * the fit does not converge (then *a_r, *b_r are untouched).
+ */
+int hm_cls_fit_calibration(const double *margin, const bool *spam, size_t n, double *a_r,
+			   double *b_r);
+
+/*
+ * Points: how a margin becomes a symbol.  The log-odds times scale, capped
+ * at cap_spam above and -cap_ham below; silent until the model has learned
+ * min_spam spam and min_ham ham, and when the points are under 0.01 either
+ * way.  By default content alone can file into Junk but not reject.
+ */
+struct hm_cls_points {
+	double scale;			/* points per unit of log-odds */
+	double cap_spam;		/* most points CONTENT_SPAM adds */
+	double cap_ham;			/* most points CONTENT_HAM takes away */
+	unsigned long min_spam, min_ham;	/* messages learned before it speaks */
+};
+
+#define HM_CLS_POINTS_DEFAULT { 1.0, 10.0, 5.0, 200, 200 }
+
+struct hm_cls_verdict {
+	bool speaks;			/* false: no symbol */
+	bool spam;			/* CONTENT_SPAM, else CONTENT_HAM */
+	double points;			/* the symbol's weight (negative for ham) */
+	double p;			/* calibrated probability of spam */
+};
+
+/* The verdict of model m on a margin; m may be NULL (no symbol). */
+void hm_cls_points(const struct hm_cls_model *m, const struct hm_cls_points *pp, double margin,
+		   struct hm_cls_verdict *v);
 
 #endif

@@ -1,0 +1,648 @@
+/*
+ * content.c - a message's content features (DESIGN §9), as it streams.
+ *
+ * The MIME decoder (mime.h) hands over decoded text; each text stream (the
+ * body, the Subject, a From display name) is normalised one character at a
+ * time (lower-case, digits folded to 0, runs of white space to one space)
+ * and gives character 4-grams, words and word pairs at distances 1 to
+ * OSB_WINDOW, each in its own namespace.  URL hosts, attachments and part
+ * types come whole.  Top-level headers give a curated set of features
+ * chosen to describe the sender's software and habits; everything a
+ * receiving system adds (Received, Delivered-To, Date-like trace fields,
+ * X-Spam-*, Authentication-Results, mail-client flags such as X-Status or
+ * X-Keywords) is simply never read, so it cannot leak a label.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "scoring/address.h"
+#include "scoring/content.h"
+#include "scoring/features.h"
+#include "scoring/mime.h"
+
+#define OSB_WINDOW 4			/* word pairs up to this far apart */
+#define WORD_MAX 32			/* longer words are one "long word" feature */
+#define DOMAIN_KEEP 128
+
+/* The decoder's bounds: enough text to judge, a bounded cost per message. */
+static const struct hm_mime_limits content_limits = {
+	.text_max = 32 * 1024,
+	.header_text_max = 4 * 1024,
+	.depth_max = 8,
+};
+
+/* The state of one normalised text stream. */
+struct textstream {
+	enum hm_ns ns_gram, ns_word, ns_osb;	/* ns_gram 0: no 4-grams */
+	uint64_t ring;			/* last four characters, 16 bits each */
+	unsigned nchars;		/* characters in ring (saturates at 4) */
+	bool space;			/* the last character was white space */
+	unsigned char word[WORD_MAX];
+	size_t wlen;
+	bool wlong;
+	uint64_t prev[OSB_WINDOW];	/* hashes of the last words, [0] latest */
+	unsigned nprev;
+	unsigned long letters, upper;	/* for the capitals ratio */
+};
+
+struct hm_content {
+	struct hm_fkey key;
+	struct hm_fset set;
+	struct hm_mime *mime;
+	bool failed;			/* out of memory on the way */
+	struct textstream body, subj, name;
+	unsigned urls, names;
+	/* Header facts, compared at the end of the headers. */
+	char from_dom[DOMAIN_KEEP], reply_dom[DOMAIN_KEEP], rp_dom[DOMAIN_KEEP];
+	char msgid_dom[DOMAIN_KEEP];
+	bool seen_from, seen_reply, seen_rp, rp_null, seen_msgid, seen_to, seen_mailer;
+	unsigned rcpts;
+	bool eoh_done, finished;
+};
+
+static void add(struct hm_content *c, uint64_t h)
+{
+	if (hm_fset_add(&c->set, hm_fbucket(h)) < 0)
+		c->failed = true;
+}
+
+static void add_str(struct hm_content *c, enum hm_ns ns, const char *s, size_t len)
+{
+	add(c, hm_fhash(&c->key, ns, s, len));
+}
+
+/* A "key=value" feature; the value is lower-cased and cut at 96 bytes. */
+static void add_kv(struct hm_content *c, enum hm_ns ns, const char *k, const char *v, size_t vlen)
+{
+	char buf[160];
+	size_t n = strlen(k);
+
+	if (n > 60)
+		n = 60;
+	memcpy(buf, k, n);
+	buf[n++] = '=';
+	if (vlen > 96)
+		vlen = 96;
+	for (size_t i = 0; i < vlen; i++)
+		buf[n++] = (char)tolower((unsigned char)v[i]);
+	add_str(c, ns, buf, n);
+}
+
+static void add_kvs(struct hm_content *c, enum hm_ns ns, const char *k, const char *v)
+{
+	add_kv(c, ns, k, v, strlen(v));
+}
+
+/* Bucket a count: 0, 1, 2, 3-4, 5-8, 9-16, ... */
+static unsigned log_bucket(unsigned long n)
+{
+	unsigned b = 0;
+
+	while (n > 0 && b < 12) {
+		b++;
+		n >>= 1;
+	}
+	return b;
+}
+
+static void add_count(struct hm_content *c, const char *k, unsigned long n)
+{
+	char v[8];
+
+	snprintf(v, sizeof(v), "%u", log_bucket(n));
+	add_kvs(c, HM_NS_SHAPE, k, v);
+}
+
+/* ---- text streams ---------------------------------------------------- */
+
+static void stream_init(struct textstream *t, enum hm_ns g, enum hm_ns w, enum hm_ns o)
+{
+	memset(t, 0, sizeof(*t));
+	t->ns_gram = g;
+	t->ns_word = w;
+	t->ns_osb = o;
+	t->space = true;		/* no leading space in the first gram */
+}
+
+/* Characters that are part of words. */
+static bool word_char(uint32_t cp)
+{
+	if (cp < 0x80)
+		return isalnum((int)cp) || cp == '$';
+	/* General and CJK punctuation, no-break space, Latin-1 symbols: separators. */
+	if (cp < 0xc0)
+		return false;
+	if ((cp >= 0x2000 && cp <= 0x206f) || (cp >= 0x3000 && cp <= 0x303f) || cp == 0xfeff)
+		return false;
+	return cp != 0xd7 && cp != 0xf7;
+}
+
+/* Lower-case the scripts spam is written in; digits fold to '0'. */
+static uint32_t fold(uint32_t cp, bool *upper)
+{
+	*upper = false;
+	if (cp < 0x80) {
+		if (cp >= 'A' && cp <= 'Z') {
+			*upper = true;
+			return cp + 32;
+		}
+		if (cp >= '0' && cp <= '9')
+			return '0';
+		return cp;
+	}
+	if ((cp >= 0xc0 && cp <= 0xde && cp != 0xd7) || (cp >= 0x410 && cp <= 0x42f) ||
+	    (cp >= 0x391 && cp <= 0x3a9)) {
+		*upper = true;
+		return cp + 32;
+	}
+	return cp;
+}
+
+static void word_end(struct hm_content *c, struct textstream *t)
+{
+	uint64_t h;
+
+	if (t->wlen == 0 && !t->wlong)
+		return;
+	if (t->wlong) {
+		static const char lw[] = "\x01long";
+
+		h = hm_fhash(&c->key, t->ns_word, lw, sizeof(lw) - 1);
+	} else {
+		h = hm_fhash(&c->key, t->ns_word, t->word, t->wlen);
+	}
+	add(c, h);
+	/* Pairs: (earlier word, distance, this word). */
+	for (unsigned d = 0; d < t->nprev; d++)
+		add(c, hm_fhash64(&c->key, t->ns_osb, hm_fmix(t->prev[d] + d + 1, 0x94d049bb133111ebull) ^ h));
+	memmove(t->prev + 1, t->prev, (OSB_WINDOW - 1) * sizeof(t->prev[0]));
+	t->prev[0] = h;
+	if (t->nprev < OSB_WINDOW)
+		t->nprev++;
+	t->wlen = 0;
+	t->wlong = false;
+}
+
+/* A break: no word or gram spans it. */
+static void stream_break(struct hm_content *c, struct textstream *t)
+{
+	word_end(c, t);
+	t->nprev = 0;
+	t->ring = 0;
+	t->nchars = 0;
+	t->space = true;
+}
+
+static void stream_char(struct hm_content *c, struct textstream *t, uint32_t cp,
+			const unsigned char *utf8, size_t ulen)
+{
+	bool upper, isword;
+	uint32_t f;
+
+	if (cp <= ' ' || cp == 0x7f || cp == 0xa0 || (cp >= 0x2000 && cp <= 0x200b)) {
+		word_end(c, t);
+		if (t->space)
+			return;
+		t->space = true;
+		f = ' ';
+	} else {
+		f = fold(cp, &upper);
+		t->space = false;
+		isword = word_char(cp);
+		if (isword) {
+			if (upper || cp > 0x7f || (cp >= 'a' && cp <= 'z')) {
+				t->letters++;
+				t->upper += upper;
+			}
+			if (t->wlen + ulen > WORD_MAX) {
+				t->wlong = true;
+			} else if (f < 0x80) {
+				t->word[t->wlen++] = (unsigned char)f;
+			} else if (f == cp) {
+				memcpy(t->word + t->wlen, utf8, ulen);
+				t->wlen += ulen;
+			} else {
+				/* Folded letters of U+00C0-U+042F stay 2 bytes in UTF-8. */
+				t->word[t->wlen++] = (unsigned char)(0xc0 | f >> 6);
+				t->word[t->wlen++] = (unsigned char)(0x80 | (f & 0x3f));
+			}
+		} else {
+			word_end(c, t);
+		}
+	}
+	t->ring = t->ring << 16 | (f & 0xffff);
+	if (t->nchars < 4)
+		t->nchars++;
+	if (t->nchars == 4 && t->ns_gram)
+		add(c, hm_fhash64(&c->key, t->ns_gram, t->ring));
+}
+
+/* Feed UTF-8 text (the decoder never cuts a character). */
+static void stream_text(struct hm_content *c, struct textstream *t, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+	while (p < end) {
+		uint32_t cp = *p;
+		size_t n = 1;
+
+		if (cp >= 0xc0) {
+			n = cp >= 0xf0 ? 4 : cp >= 0xe0 ? 3 : 2;
+			if ((size_t)(end - p) < n) {
+				n = 1;
+			} else {
+				cp &= 0x3f >> (n - 1);
+				for (size_t i = 1; i < n; i++)
+					cp = cp << 6 | (p[i] & 0x3f);
+			}
+		}
+		stream_char(c, t, cp, p, n);
+		p += n;
+	}
+}
+
+static void stream_shape(struct hm_content *c, const struct textstream *t, const char *k)
+{
+	char v[8];
+
+	if (t->letters < 8)
+		return;
+	snprintf(v, sizeof(v), "%u", (unsigned)(t->upper * 10 / t->letters));
+	add_kvs(c, HM_NS_SHAPE, k, v);
+}
+
+/* ---- domains --------------------------------------------------------- */
+
+/*
+ * The registered domain, approximately: the last two labels, or three
+ * when the second-level label is a short one under a country code
+ * ("example.co.uk").  Features need consistency, not the Public Suffix
+ * List's precision.
+ */
+static const char *reg_domain(const char *d)
+{
+	const char *dots[3] = { NULL, NULL, NULL };
+	size_t len = strlen(d);
+
+	for (const char *p = d + len; p > d; p--)
+		if (p[-1] == '.') {
+			dots[2] = dots[1];
+			dots[1] = dots[0];
+			dots[0] = p - 1;
+			if (dots[2])
+				break;
+		}
+	/* dots[0] is the last dot, dots[1] the one before, dots[2] before that. */
+	if (dots[1] == NULL)
+		return d;
+	if (len - (size_t)(dots[0] - d) == 3 && dots[0] - dots[1] - 1 <= 3)
+		return dots[2] ? dots[2] + 1 : d;
+	return dots[1] + 1;
+}
+
+static void keep_domain(char *dst, const char *src, size_t len)
+{
+	size_t n = 0;
+
+	while (len > 0 && (src[len - 1] == '.' || src[len - 1] == '>' || isspace((unsigned char)src[len - 1])))
+		len--;
+	for (size_t i = 0; i < len && n + 1 < DOMAIN_KEEP; i++)
+		dst[n++] = (char)tolower((unsigned char)src[i]);
+	dst[n] = '\0';
+}
+
+/* The domain of the first "local@domain" in a header value. */
+static void value_domain(const char *v, char *dst)
+{
+	const char *at = strchr(v, '@'), *e;
+
+	dst[0] = '\0';
+	if (at == NULL)
+		return;
+	e = at + 1;
+	while (*e && (isalnum((unsigned char)*e) || *e == '.' || *e == '-' || *e == '[' || *e == ']'))
+		e++;
+	keep_domain(dst, at + 1, (size_t)(e - at - 1));
+}
+
+static bool same_org(const char *a, const char *b)
+{
+	return *a && *b && strcmp(reg_domain(a), reg_domain(b)) == 0;
+}
+
+/* ---- the decoder's output -------------------------------------------- */
+
+static void on_text(void *arg, enum hm_text_kind kind, const char *s, size_t len)
+{
+	struct hm_content *c = arg;
+	char host[DOMAIN_KEEP];
+
+	switch (kind) {
+	case HM_TEXT_SUBJECT:
+		stream_text(c, &c->subj, s, len);
+		stream_break(c, &c->subj);
+		break;
+	case HM_TEXT_FROM_NAME:
+		if (c->names++ < 4) {
+			stream_text(c, &c->name, s, len);
+			stream_break(c, &c->name);
+			add_kv(c, HM_NS_NAME, "", s, len);
+		}
+		break;
+	case HM_TEXT_BODY:
+		stream_text(c, &c->body, s, len);
+		break;
+	case HM_TEXT_BREAK:
+		stream_break(c, &c->body);
+		break;
+	case HM_TEXT_URL_HOST:
+		c->urls++;
+		keep_domain(host, s, len);
+		add_str(c, HM_NS_URL_HOST, host, strlen(host));
+		add_kvs(c, HM_NS_URL_DOMAIN, "", reg_domain(host));
+		if (host[0] && strspn(host, "0123456789.") == strlen(host))
+			add_kvs(c, HM_NS_SHAPE, "url", "ip");
+		break;
+	case HM_TEXT_ATTACHMENT: {
+		const char *sp = memchr(s, ' ', len);
+
+		add_kv(c, HM_NS_ATTACH, "", s, len);
+		add_kv(c, HM_NS_ATTACH, "type", s, sp ? (size_t)(sp - s) : len);
+		if (sp && sp + 1 < s + len)
+			add_kv(c, HM_NS_ATTACH, "ext", sp + 1, (size_t)(s + len - sp - 1));
+		break;
+	}
+	case HM_TEXT_PART:
+		add_kv(c, HM_NS_PART, "", s, len);
+		break;
+	}
+}
+
+/* ---- the API ---------------------------------------------------------- */
+
+struct hm_content *hm_content_begin(const unsigned char key[HM_CLS_KEY_LEN])
+{
+	struct hm_content *c = calloc(1, sizeof(*c));
+	struct hm_text_sink sink;
+
+	if (c == NULL)
+		return NULL;
+	hm_fkey_init(&c->key, key);
+	stream_init(&c->body, HM_NS_GRAM, HM_NS_WORD, HM_NS_OSB);
+	stream_init(&c->subj, HM_NS_SUBJ_GRAM, HM_NS_SUBJ_WORD, HM_NS_SUBJ_OSB);
+	/* Display names: words and pairs; their 4-grams would only echo the words. */
+	stream_init(&c->name, 0, HM_NS_NAME_WORD, HM_NS_NAME_WORD);
+	sink.emit = on_text;
+	sink.arg = c;
+	if (hm_fset_init(&c->set) < 0 || (c->mime = hm_mime_begin(&content_limits, &sink)) == NULL) {
+		hm_content_free(&c);
+		return NULL;
+	}
+	add_str(c, HM_NS_BIAS, "", 0);
+	return c;
+}
+
+/* The value without leading white space, folding turned into spaces, cut. */
+static void clean_value(const char *v, char *out, size_t max)
+{
+	size_t n = 0;
+
+	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+		v++;
+	for (; *v && n + 1 < max; v++)
+		out[n++] = (*v == '\r' || *v == '\n' || *v == '\t') ? ' ' : *v;
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+}
+
+/* The first run of letters, lower-case: "Microsoft Outlook 6.0" -> "microsoft". */
+static void family(const char *v, char *out, size_t max)
+{
+	size_t n = 0;
+
+	while (*v && !isalpha((unsigned char)*v))
+		v++;
+	while (*v && isalpha((unsigned char)*v) && n + 1 < max)
+		out[n++] = (char)tolower((unsigned char)*v++);
+	out[n] = '\0';
+}
+
+/* A Message-ID's local part as character classes, runs collapsed. */
+static void msgid_shape(struct hm_content *c, const char *v)
+{
+	char shape[24];
+	size_t n = 0, len = 0;
+	const char *p = strchr(v, '<');
+
+	p = p ? p + 1 : v;
+	for (; *p && *p != '@' && *p != '>'; p++, len++) {
+		char k = isdigit((unsigned char)*p) ? '9' : isupper((unsigned char)*p) ? 'A' :
+			 islower((unsigned char)*p) ? 'a' : *p;
+
+		if (n + 1 < sizeof(shape) && (n == 0 || shape[n - 1] != k))
+			shape[n++] = k;
+	}
+	shape[n] = '\0';
+	add_kvs(c, HM_NS_HEADER, "msgid.shape", shape);
+	add_count(c, "msgid.len", len);
+}
+
+/* Addresses in a To or Cc value. */
+static unsigned count_addrs(const char *v)
+{
+	unsigned n = 0;
+
+	for (; *v; v++)
+		n += *v == '@';
+	return n;
+}
+
+int hm_content_header(struct hm_content *c, const char *name, const char *value)
+{
+	char v[256], f[32];
+
+	if (c->failed || hm_mime_header(c->mime, name, value) < 0) {
+		c->failed = true;
+		return -1;
+	}
+	clean_value(value, v, sizeof(v));
+	if (strcasecmp(name, "From") == 0) {
+		const char *lt = strchr(v, '<');
+		bool named = (lt && lt > v) || strchr(v, '(') != NULL;
+
+		c->seen_from = true;
+		value_domain(v, c->from_dom);
+		add_kvs(c, HM_NS_HEADER, "from.dom", c->from_dom);
+		add_kvs(c, HM_NS_HEADER, "from.reg", reg_domain(c->from_dom));
+		add_kvs(c, HM_NS_HEADER, "from.named", named ? "1" : "0");
+		if (lt && memchr(v, '@', (size_t)(lt - v)))
+			add_kvs(c, HM_NS_HEADER, "from.name_has_at", "1");
+	} else if (strcasecmp(name, "Reply-To") == 0) {
+		c->seen_reply = true;
+		value_domain(v, c->reply_dom);
+	} else if (strcasecmp(name, "Return-Path") == 0) {
+		/* Only its domain: the value itself is the MTA's. */
+		c->seen_rp = true;
+		c->rp_null = strstr(v, "<>") != NULL;
+		value_domain(v, c->rp_dom);
+	} else if (strcasecmp(name, "Sender") == 0) {
+		add_kvs(c, HM_NS_HEADER, "sender", "1");
+	} else if (strcasecmp(name, "Content-Type") == 0) {
+		const char *cs = strcasestr(v, "charset=");
+		size_t tl = strcspn(v, "; ");
+
+		add_kv(c, HM_NS_HEADER, "ct", v, tl);
+		if (cs) {
+			cs += 8;
+			if (*cs == '"')
+				cs++;
+			add_kv(c, HM_NS_HEADER, "charset", cs, strcspn(cs, "\"; "));
+		}
+	} else if (strcasecmp(name, "Content-Transfer-Encoding") == 0) {
+		add_kvs(c, HM_NS_HEADER, "cte", v);
+	} else if (strcasecmp(name, "X-Mailer") == 0 || strcasecmp(name, "User-Agent") == 0) {
+		c->seen_mailer = true;
+		family(v, f, sizeof(f));
+		add_kvs(c, HM_NS_HEADER, "mailer.fam", f);
+		add_kvs(c, HM_NS_HEADER, "mailer", v);
+	} else if (strcasecmp(name, "Message-ID") == 0) {
+		c->seen_msgid = true;
+		value_domain(v, c->msgid_dom);
+		msgid_shape(c, v);
+	} else if (strcasecmp(name, "To") == 0 || strcasecmp(name, "Cc") == 0) {
+		c->seen_to |= strcasecmp(name, "To") == 0;
+		c->rcpts += count_addrs(value);
+	} else if (strcasecmp(name, "List-Id") == 0) {
+		const char *lt = strchr(v, '<');
+
+		add_kvs(c, HM_NS_HEADER, "list", "1");
+		if (lt)
+			add_kv(c, HM_NS_HEADER, "list.id", lt + 1, strcspn(lt + 1, ">"));
+	} else if (strcasecmp(name, "Precedence") == 0) {
+		add_kvs(c, HM_NS_HEADER, "precedence", v);
+	} else if (strcasecmp(name, "In-Reply-To") == 0 || strcasecmp(name, "References") == 0) {
+		add_kvs(c, HM_NS_HEADER, "reply", "1");
+	} else if (strcasecmp(name, "X-Priority") == 0 || strcasecmp(name, "X-MSMail-Priority") == 0 ||
+		   strcasecmp(name, "Importance") == 0) {
+		char k[40];
+
+		snprintf(k, sizeof(k), "prio.%s", name);
+		for (char *p = k; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		add_kv(c, HM_NS_HEADER, k, v, strcspn(v, " ("));
+	} else if (strcasecmp(name, "MIME-Version") == 0) {
+		add_kvs(c, HM_NS_HEADER, "mime-version", "1");
+	} else if (strcasecmp(name, "Organization") == 0) {
+		add_kvs(c, HM_NS_HEADER, "organization", "1");
+	}
+	return c->failed ? -1 : 0;
+}
+
+/* Features that compare headers, once they have all been seen. */
+static void header_relations(struct hm_content *c)
+{
+	add_kvs(c, HM_NS_HEADER, "reply-to",
+		!c->seen_reply ? "none" : same_org(c->reply_dom, c->from_dom) ? "same" : "other");
+	add_kvs(c, HM_NS_HEADER, "return-path",
+		!c->seen_rp ? "none" : c->rp_null ? "null" :
+		same_org(c->rp_dom, c->from_dom) ? "same" : "other");
+	if (c->seen_rp && c->rp_dom[0])
+		add_kvs(c, HM_NS_HEADER, "return-path.reg", reg_domain(c->rp_dom));
+	add_kvs(c, HM_NS_HEADER, "msgid",
+		!c->seen_msgid ? "none" : same_org(c->msgid_dom, c->from_dom) ? "same" :
+		c->msgid_dom[0] == '[' || strspn(c->msgid_dom, "0123456789.") == strlen(c->msgid_dom) ?
+		"ip" : "other");
+	if (!c->seen_from)
+		add_kvs(c, HM_NS_HEADER, "from", "none");
+	if (!c->seen_mailer)
+		add_kvs(c, HM_NS_HEADER, "mailer", "none");
+	add_count(c, c->seen_to ? "rcpts" : "rcpts.no-to", c->rcpts);
+}
+
+int hm_content_eoh(struct hm_content *c)
+{
+	if (c->failed)
+		return -1;
+	if (!c->eoh_done) {
+		c->eoh_done = true;
+		header_relations(c);
+		if (hm_mime_eoh(c->mime) < 0)
+			c->failed = true;
+	}
+	return c->failed ? -1 : 0;
+}
+
+int hm_content_body(struct hm_content *c, const unsigned char *chunk, size_t len)
+{
+	if (c->failed || (!c->eoh_done && hm_content_eoh(c) < 0))
+		return -1;
+	if (hm_mime_body(c->mime, chunk, len) < 0)
+		c->failed = true;
+	return c->failed ? -1 : 0;
+}
+
+int hm_content_auth(struct hm_content *c, const struct hm_content_auth *auth)
+{
+	char v[8];
+
+	if (c->failed)
+		return -1;
+	snprintf(v, sizeof(v), "%d", (int)auth->spf);
+	add_kvs(c, HM_NS_AUTH, "spf", v);
+	snprintf(v, sizeof(v), "%d", (int)auth->dkim);
+	add_kvs(c, HM_NS_AUTH, "dkim", v);
+	snprintf(v, sizeof(v), "%d", (int)auth->dmarc);
+	add_kvs(c, HM_NS_AUTH, "dmarc", v);
+	return c->failed ? -1 : 0;
+}
+
+int hm_content_finish(struct hm_content *c, const uint32_t **idx_r, size_t *n_r)
+{
+	const struct hm_mime_stats *st;
+
+	if (c->failed || (!c->eoh_done && hm_content_eoh(c) < 0))
+		return -1;
+	if (!c->finished) {
+		c->finished = true;
+		if (hm_mime_finish(c->mime) < 0) {
+			c->failed = true;
+			return -1;
+		}
+		stream_break(c, &c->body);
+		stream_shape(c, &c->body, "body.caps");
+		stream_shape(c, &c->subj, "subject.caps");
+		add_count(c, "urls", c->urls);
+		st = hm_mime_stats(c->mime);
+		add_count(c, "parts", st->parts);
+		add_count(c, "depth", st->depth);
+		if (st->html_only)
+			add_kvs(c, HM_NS_SHAPE, "html-only", "1");
+		if (st->malformed)
+			add_kvs(c, HM_NS_SHAPE, "malformed", "1");
+		if (st->truncated)
+			add_kvs(c, HM_NS_SHAPE, "truncated", "1");
+		if (c->failed)
+			return -1;
+	}
+	*idx_r = c->set.idx;
+	*n_r = c->set.n;
+	return 0;
+}
+
+void hm_content_free(struct hm_content **cp)
+{
+	struct hm_content *c = *cp;
+
+	if (c == NULL)
+		return;
+	hm_mime_free(&c->mime);
+	hm_fset_free(&c->set);
+	free(c);
+	*cp = NULL;
+}

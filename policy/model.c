@@ -531,18 +531,6 @@ bool hm_model_user_valid(const char *u)
 	return true;
 }
 
-/* Add d to the local weights as Redis's OVERFLOW SAT does. */
-static void apply_local(struct hm_cls_model *m, const uint32_t *idx, size_t n, long d)
-{
-	if (d == 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		long v = (long)m->w[idx[i]] + d;
-
-		m->w[idx[i]] = (int16_t)(v > INT16_MAX ? INT16_MAX : v < INT16_MIN ? INT16_MIN : v);
-	}
-}
-
 /* A signature value "spam DELTA": 1 with class and delta, 0 if damaged. */
 static int parse_sig(const redisReply *r, bool *spam_r, long *delta_r)
 {
@@ -671,10 +659,10 @@ static int learn_once(struct hm_model_conn *c, struct hm_cls_model *m, const uin
 	}
 	/* Undo the earlier step first, then judge the message as the model
 	 * would have without it. */
-	apply_local(m, idx, n, -old_delta);
+	hm_cls_model_apply(m, idx, n, (int)-old_delta);
 	if (hm_cls_step(m, idx, n, spam, &delta) == 0)
 		delta = 0;
-	apply_local(m, idx, n, delta);
+	hm_cls_model_apply(m, idx, n, delta);
 	total = delta - old_delta;
 
 	snprintf(sval, sizeof(sval), "%s %d", spam ? "spam" : "ham", delta);
@@ -745,7 +733,7 @@ static int learn_once(struct hm_model_conn *c, struct hm_cls_model *m, const uin
 	rc = 1;
 	goto out;
 undo:
-	apply_local(m, idx, n, -total);
+	hm_cls_model_apply(m, idx, n, (int)-total);
 out:
 	if (wrep)
 		free_replies(wrep, ncmd);
@@ -942,9 +930,10 @@ static int changed(struct hm_model_refresher *r, struct hm_store *store)
 			return -1;
 		has = hm_model_meta_version(val, &v, key);
 		hm_rvalue_release(&val);
-		/* During an outage the store answers from its cache. */
+		/* During an outage the store answers from its cache: keep the
+		 * model, and say (once) that Redis is gone. */
 		if (src == HM_SRC_CACHE && !hm_store_up(store))
-			return 0;
+			return -1;
 	} else {
 		char err[400];
 		int64_t now = mono_ms();

@@ -1247,6 +1247,11 @@ static int fill_derived(struct load_state *st, struct hm_conf *c)
 	char err[512] = "";
 
 	hm_weights_default(&c->weights);
+	c->cls_points.scale = c->classifier.scale;
+	c->cls_points.cap_spam = c->classifier.cap_spam;
+	c->cls_points.cap_ham = c->classifier.cap_ham;
+	c->cls_points.min_spam = (unsigned long)c->classifier.min_spam;
+	c->cls_points.min_ham = (unsigned long)c->classifier.min_ham;
 	for (size_t i = 0; i < c->symbols.count; i++)
 		c->weights.w[hm_sym_by_name(sym[i].title)] = sym[i].weight;
 	for (size_t i = 0; i < c->internal_networks.count; i++)

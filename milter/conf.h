@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "milter/listen.h"
+#include "scoring/classifier.h"
 #include "scoring/client.h"
 #include "scoring/netlist.h"
 #include "scoring/rules.h"
@@ -124,6 +125,7 @@ struct hm_conf {
 
 	/* Derived from the above at load. */
 	struct hm_weights weights;	/* defaults changed by symbol sections */
+	struct hm_cls_points cls_points;	/* the classifier section's */
 	struct hm_netlist local_addrs;	/* local_addresses, parsed */
 	struct hm_dnsbl_zone *dnsbl_zones;	/* dnsbls, as the client checks take them */
 	struct hm_client_conf client;	/* what the client checks need */

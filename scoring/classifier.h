@@ -86,8 +86,8 @@ struct hm_cls_learn {
 	double margin;			/* learn while margin for the true class < this */
 };
 
-#define HM_CLS_ETA 0.5
-#define HM_CLS_LEARN_MARGIN 2.5
+#define HM_CLS_ETA 4.0
+#define HM_CLS_LEARN_MARGIN 1.5
 #define HM_CLS_LEARN_DEFAULT { HM_CLS_ETA, HM_CLS_LEARN_MARGIN }
 
 /*
@@ -114,7 +114,7 @@ void hm_cls_model_apply(struct hm_cls_model *m, const uint32_t *idx, size_t n, i
  * HM_CLS_CAL_A/B are the defaults of a new model (fitted on the development
  * corpus by cross-validation).
  */
-#define HM_CLS_CAL_A 2.0
+#define HM_CLS_CAL_A 3.0
 #define HM_CLS_CAL_B 0.0
 double hm_cls_log_odds(const struct hm_cls_model *m, double margin);
 
@@ -139,7 +139,7 @@ struct hm_cls_points {
 	unsigned long min_spam, min_ham;	/* messages learned before it speaks */
 };
 
-#define HM_CLS_POINTS_DEFAULT { 1.0, 10.0, 5.0, 200, 200 }
+#define HM_CLS_POINTS_DEFAULT { 2.5, 10.0, 3.0, 200, 200 }
 
 struct hm_cls_verdict {
 	bool speaks;			/* false: no symbol */

@@ -62,7 +62,7 @@ uint64_t hm_fhash(const struct hm_fkey *k, enum hm_ns ns, const void *s, size_t 
 /* The keyed hash of a 64-bit value in a namespace (4-grams, pairs). */
 static inline uint64_t hm_fhash64(const struct hm_fkey *k, enum hm_ns ns, uint64_t v)
 {
-	return hm_fmix(hm_fmix(v ^ k->k0, k->k1 ^ ((uint64_t)ns << 48 | 0x9e3779b97f4a7c15ull)),
+	return hm_fmix(hm_fmix(v ^ k->k0 ^ (uint64_t)ns * 0x9e3779b97f4a7c15ull, k->k1),
 		       0xbf58476d1ce4e5b9ull);
 }
 

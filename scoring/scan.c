@@ -1,13 +1,16 @@
 /*
- * scan.c - a message's way through SPF, DKIM and DMARC.
+ * scan.c - a message's way through SPF, DKIM, DMARC, the header checks, the
+ * operator's rules and the content classifier.
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "scoring/authres.h"
+#include "scoring/content.h"
 #include "scoring/dkim.h"
 #include "scoring/dmarc.h"
 #include "scoring/scan.h"
@@ -22,7 +25,12 @@ struct hm_scan {
 	struct hm_dkim_verify *dkim;
 	struct hm_from_list from;
 	bool dkim_failed;		/* the verifier refused input: temperror */
+	struct hm_cls_model *model;	/* the snapshot judged with; NULL: no classifier */
+	struct hm_content *content;	/* its features, as the message streams */
+	struct hm_cls_points points;
 };
+
+static const struct hm_cls_points default_points = HM_CLS_POINTS_DEFAULT;
 
 static char *dup_or_null(const char *s)
 {
@@ -43,6 +51,16 @@ struct hm_scan *hm_scan_begin(struct hm_engine *engine, const struct hm_scan_opt
 	if (opts->rules && (s->rules = hm_rules_begin(opts->rules)) == NULL) {
 		hm_scan_free(&s);
 		return NULL;
+	}
+	s->points = opts->points ? *opts->points : default_points;
+	if (opts->model && (s->model = hm_cls_slot_acquire(opts->model)) != NULL) {
+		/* A model that would stay silent is not worth the features. */
+		if (s->model->spam < s->points.min_spam || s->model->ham < s->points.min_ham)
+			hm_cls_model_release(&s->model);
+		else if ((s->content = hm_content_begin(s->model->key)) == NULL) {
+			hm_scan_free(&s);
+			return NULL;
+		}
 	}
 	if ((env->client_ip && (s->client_ip = strdup(env->client_ip)) == NULL) ||
 	    (env->helo && (s->helo = dup_or_null(env->helo)) == NULL) ||
@@ -67,6 +85,8 @@ int hm_scan_header(struct hm_scan *s, const char *name, const char *value)
 	hm_msgcheck_header(&s->msgcheck, name, value);
 	if (s->rules)
 		hm_rules_header(s->rules, name, value);
+	if (s->content && hm_content_header(s->content, name, value) < 0)
+		return -1;
 	return 0;
 }
 
@@ -74,6 +94,8 @@ int hm_scan_eoh(struct hm_scan *s)
 {
 	if (hm_dkim_verify_eoh(s->dkim) < 0)
 		s->dkim_failed = true;
+	if (s->content && hm_content_eoh(s->content) < 0)
+		return -1;
 	return 0;
 }
 
@@ -83,6 +105,8 @@ int hm_scan_body(struct hm_scan *s, const unsigned char *chunk, size_t len)
 		s->dkim_failed = true;
 	if (s->rules)
 		hm_rules_body(s->rules, chunk, len);
+	if (s->content && hm_content_body(s->content, chunk, len) < 0)
+		return -1;
 	return 0;
 }
 
@@ -143,6 +167,49 @@ static void auth_symbols(struct hm_scan_result *r, const struct hm_weights *w)
 	}
 }
 
+/* The verdicts as content features: a valid signature, else the first's. */
+static void content_auth(const struct hm_scan_result *r, struct hm_content_auth *a)
+{
+	a->spf = r->spf_checked ? r->spf.result : HM_SPF_NONE;
+	a->dkim = r->dkim.nsigs ? r->dkim.sigs[0].result : HM_DKIM_NONE;
+	for (size_t i = 0; i < r->dkim.nsigs; i++)
+		if (r->dkim.sigs[i].result == HM_DKIM_PASS)
+			a->dkim = HM_DKIM_PASS;
+	a->dmarc = r->dmarc.result;
+}
+
+/*
+ * The content symbol.  Its configured weight is a factor on the computed
+ * points (1 by default, 0 silences it); the caps bound the result.
+ */
+static int content_symbol(struct hm_scan *s, struct hm_scan_result *r)
+{
+	struct hm_content_auth auth;
+	struct hm_cls_verdict v;
+	const uint32_t *idx;
+	size_t n;
+	char detail[16];
+	double pts;
+
+	content_auth(r, &auth);
+	if (hm_content_auth(s->content, &auth) < 0 || hm_content_finish(s->content, &idx, &n) < 0)
+		return -1;
+	hm_cls_points(s->model, &s->points, hm_cls_margin(s->model, idx, n), &v);
+	if (!v.speaks)
+		return 0;
+	pts = v.points * s->opts.weights->w[v.spam ? HM_SYM_CONTENT_SPAM : HM_SYM_CONTENT_HAM];
+	if (pts > s->points.cap_spam)
+		pts = s->points.cap_spam;
+	if (pts < -s->points.cap_ham)
+		pts = -s->points.cap_ham;
+	if (pts == 0)
+		return 0;
+	snprintf(detail, sizeof(detail), "p=%.2f", v.p);
+	hm_symbols_add(&r->symbols, hm_symdefs[v.spam ? HM_SYM_CONTENT_SPAM : HM_SYM_CONTENT_HAM].name,
+		       pts, detail);
+	return 0;
+}
+
 int hm_scan_finish(struct hm_scan *s, struct hm_scan_result *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -163,6 +230,8 @@ int hm_scan_finish(struct hm_scan *s, struct hm_scan_result *r)
 			   s->opts.weights, &r->symbols);
 	if (s->rules)
 		hm_rules_finish(s->rules, &r->symbols);
+	if (s->content && content_symbol(s, r) < 0)
+		return -1;
 	r->score = hm_symbols_score(&r->symbols);
 	return 0;
 }
@@ -185,6 +254,8 @@ void hm_scan_free(struct hm_scan **sp)
 		return;
 	hm_dkim_verify_free(&s->dkim);
 	hm_rules_free_match(&s->rules);
+	hm_content_free(&s->content);
+	hm_cls_model_release(&s->model);
 	free(s->client_ip);
 	free(s->helo);
 	free(s->mail_from);

@@ -3,10 +3,10 @@
  *
  * The milter callbacks (and the scan mode) feed a message to a struct
  * hm_scan in SMTP order; hm_scan_finish() runs what is left (SPF, the DKIM
- * verdicts, DMARC, the header checks and the operator's rules), turns every
- * finding into symbols and fills a struct hm_scan_result with them and the
- * score.  The body is streamed into the DKIM verifier and the body rules,
- * never kept.  The connection-level checks (DNSBL, rDNS, HELO) belong to
+ * verdicts, DMARC, the header checks, the operator's rules and the content
+ * classifier), turns every finding into symbols and fills a struct
+ * hm_scan_result with them and the score.  The body is streamed into the
+ * DKIM verifier, the body rules and the content features, never kept.  The connection-level checks (DNSBL, rDNS, HELO) belong to
  * the connection: their symbols are added by the caller (hm_client_check).
  *
  *	s = hm_scan_begin(engine, &envelope, queue_id);
@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "scoring/address.h"
+#include "scoring/classifier.h"
 #include "scoring/engine.h"
 #include "scoring/msgcheck.h"
 #include "scoring/rules.h"
@@ -56,6 +57,13 @@ struct hm_scan_opts {
 	const struct hm_weights *weights;
 	const struct hm_rules *rules;	/* NULL: no operator rules */
 	time_t now;			/* to judge Date against; 0: the clock */
+	/*
+	 * The content model (NULL: no classifier): the scan takes the snapshot
+	 * published at begin and judges with it; none published, or one that
+	 * has not learned enough (points->min_spam/min_ham), costs nothing more.
+	 */
+	struct hm_cls_slot *model;
+	const struct hm_cls_points *points;	/* NULL: HM_CLS_POINTS_DEFAULT */
 };
 
 struct hm_scan;

@@ -50,6 +50,9 @@ const struct hm_symdef hm_symdefs[HM_SYM_COUNT] = {
 	[HM_SYM_DATE_IN_PAST] = { "DATE_IN_PAST", 1.5, "Date more than 7 days in the past" },
 	[HM_SYM_DATE_IN_FUTURE] = { "DATE_IN_FUTURE", 2.0, "Date more than 1 day in the future" },
 	[HM_SYM_DNSBL_TEMPERROR] = { "DNSBL_TEMPERROR", 0.0, "a DNSBL lookup failed, try later" },
+	/* The classifier computes these symbols' points; the weight is a factor on them. */
+	[HM_SYM_CONTENT_SPAM] = { "CONTENT_SPAM", 1.0, "the content classifier leans spam (factor on its points, detail p=probability)" },
+	[HM_SYM_CONTENT_HAM] = { "CONTENT_HAM", 1.0, "the content classifier leans ham (factor on its points, detail p=probability)" },
 };
 
 int hm_sym_by_name(const char *name)

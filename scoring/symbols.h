@@ -53,6 +53,8 @@ enum hm_sym {
 	HM_SYM_DATE_IN_PAST,
 	HM_SYM_DATE_IN_FUTURE,
 	HM_SYM_DNSBL_TEMPERROR,
+	HM_SYM_CONTENT_SPAM,		/* weight: a factor on the classifier's points */
+	HM_SYM_CONTENT_HAM,
 	HM_SYM_COUNT			/* not a symbol */
 };
 

@@ -22,6 +22,7 @@
 #include <libmilter/mfapi.h>
 
 #include "milter/callbacks.h"
+#include "milter/clsmodel.h"
 #include "milter/context.h"
 #include "milter/log.h"
 #include "milter/msglog.h"
@@ -174,6 +175,8 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 	struct hm_scan_opts opts = {
 		.weights = &conn->conf->weights,
 		.rules = conn->conf->compiled_rules,
+		.model = conn->conf->classifier.enabled ? hm_clsmodel_slot() : NULL,
+		.points = &conn->conf->cls_points,
 	};
 	if (conn->conf->engine == NULL ||
 	    (msg->scan = hm_scan_begin(conn->conf->engine, &opts, &env, queue_id_of(ctx))) == NULL)

@@ -635,6 +635,13 @@ int hm_calibrate_run(const struct hm_conf *conf, const struct hm_calibrate_args 
 			"give messages of both classes\n", nspam, g.n - nspam);
 		goto out;
 	}
+	if (!(ca > 0)) {
+		/* A falling slope would turn the model's verdicts around. */
+		fprintf(stderr, "hosterra-milter: the fitted calibration (cal_a %.4f) does not rise "
+			"with the margin: the model does not tell these spam from these ham; nothing "
+			"stored\n", ca);
+		goto out;
+	}
 	if (hm_model_store_calibration(conn, ca, cb, err, sizeof(err)) < 0) {
 		fprintf(stderr, "hosterra-milter: %s\n", err);
 		goto out;

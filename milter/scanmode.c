@@ -14,8 +14,11 @@
 #include <strings.h>
 
 #include "milter/headers.h"
+#include "milter/log.h"
 #include "milter/scanmode.h"
 #include "milter/verdict.h"
+#include "policy/model.h"
+#include "policy/store.h"
 #include "scoring/client.h"
 #include "scoring/scan.h"
 
@@ -363,10 +366,41 @@ static void print_json(FILE *out, const struct hm_scanmode_args *a, const struct
 	fputs("]}\n", out);
 }
 
+/*
+ * The content model, read once from Redis as the daemon's refresher would
+ * (from the same server, a replica is fine).  Not there or unreadable: the
+ * scan goes on without it, as the daemon does.
+ */
+static void load_model(const struct hm_conf *conf, struct hm_cls_slot *slot)
+{
+	struct hm_store_conf sc;
+	struct hm_model_conn *c;
+	struct hm_cls_model *m = NULL;
+	char err[400];
+
+	if (!conf->classifier.enabled)
+		return;
+	hm_conf_store_conf(conf, false, &sc);
+	if ((c = hm_model_conn_new(&sc, sc.command_timeout_ms > 5000 ? sc.command_timeout_ms : 5000))
+	    == NULL)
+		return;
+	if (hm_model_fetch(c, &m, err, sizeof(err)) < 0)
+		hm_log(HM_LOG_WARNING, "content model not read: %s", err);
+	else if (m)
+		hm_cls_slot_publish(slot, m);
+	hm_model_conn_free(&c);
+}
+
 int hm_scanmode_run(struct hm_conf *conf, const struct hm_scanmode_args *a, FILE *out)
 {
 	struct hm_envelope env = { a->client_ip, a->helo, a->mail_from };
-	struct hm_scan_opts opts = { &conf->weights, conf->compiled_rules, 0 };
+	struct hm_cls_slot slot = HM_CLS_SLOT_INIT;
+	struct hm_scan_opts opts = {
+		.weights = &conf->weights,
+		.rules = conf->compiled_rules,
+		.model = conf->classifier.enabled ? &slot : NULL,
+		.points = &conf->cls_points,
+	};
 	struct feeder f = { .authserv_id = conf->authserv_id };
 	struct hm_client_check *client = NULL;
 	struct hm_scan_result *r = NULL;
@@ -401,6 +435,7 @@ int hm_scanmode_run(struct hm_conf *conf, const struct hm_scanmode_args *a, FILE
 			rcpts[i].status = HM_RCPT_TEMPFAIL;
 	}
 	if (!a->outbound) {
+		load_model(conf, &slot);
 		if (a->client_ip &&
 		    (client = hm_client_check_start(conf->engine->dns, &conf->client, a->client_ip)) == NULL)
 			goto out;
@@ -433,6 +468,7 @@ out:
 	hm_verdict_headers_free(h, nh);
 	hm_header_track_clear(&f.track);
 	hm_scan_free(&f.scan);
+	hm_cls_slot_publish(&slot, NULL);
 	hm_client_check_free(&client);
 	for (size_t i = 0; rcpts && i < a->nrcpts; i++) {
 		if (rcpts[i].policy)

@@ -10,7 +10,7 @@ BUILD_PKGS="build-essential autoconf automake pkg-config
 	libhiredis-dev libconfuse-dev libunbound-dev libpcre2-dev publicsuffix"
 TEST_PKGS="libcmocka-dev redis-server postfix python3 python3-dnspython
 	python3-dkim valgrind unbound-host dovecot-core dovecot-sieve dovecot-imapd
-	debhelper lintian rpm cpio"
+	debhelper lintian rpm cpio npm"
 
 pkgs=$BUILD_PKGS
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"

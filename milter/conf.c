@@ -187,7 +187,7 @@ static const struct conf_entry classifier_table[] = {
 	  "spam messages the model must have learned before it speaks" },
 	{ "min_ham", E_INT, NULL, 200, 0, 10000000, NULL, FIELD(classifier.min_ham), NULL,
 	  "ham messages the model must have learned before it speaks" },
-	{ "scale", E_FLOAT, "2.5", 0, 0, 100, NULL, FIELD(classifier.scale), NULL,
+	{ "scale", E_FLOAT, "2", 0, 0, 100, NULL, FIELD(classifier.scale), NULL,
 	  "points per unit of calibrated log-odds of spam" },
 	{ "cap_spam", E_FLOAT, "10", 0, 0, 100, NULL, FIELD(classifier.cap_spam), NULL,
 	  "most points CONTENT_SPAM adds (below reject: content alone files into Junk)" },

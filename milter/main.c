@@ -53,7 +53,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: hosterra-milter [-c FILE] [-f] [-t] [-O] [-V] [-h]\n"
-		"       hosterra-milter [-c FILE] --scan FILE [--client-ip IP] [--helo NAME]\n"
+		"       hosterra-milter [-c FILE] --scan FILE [FILE...] [--client-ip IP] [--helo NAME]\n"
 		"                       [--from ADDR] [--rcpt ADDR]... [--outbound] [--json]\n"
 		"  -c FILE  configuration file (default %s)\n"
 		"  -f       stay in the foreground and log to stderr\n"
@@ -62,7 +62,8 @@ static void usage(FILE *out)
 		"  -V       print the version and exit\n"
 		"  -h       print this help and exit\n"
 		"  --scan FILE       run the milter's checks on a message file (\"-\": stdin)\n"
-		"                    and print symbols, score, outcome and header edits\n"
+		"                    and print symbols, score, outcome and header edits;\n"
+		"                    further FILEs are scanned the same way (JSON: a line each)\n"
 		"  --client-ip IP    the SMTP client (default: a local client, no IP checks)\n"
 		"  --helo NAME       its HELO name\n"
 		"  --from ADDR       MAIL FROM (default: the null sender)\n"
@@ -379,6 +380,12 @@ int main(int argc, char **argv)
 	}
 	free(cal_spam);
 	free(cal_ham);
+	if (scan.file && optind < argc) {
+		/* --scan FILE FILE...: the same envelope for each. */
+		scan.more = (const char *const *)argv + optind;
+		scan.nmore = (size_t)(argc - optind);
+		optind = argc;
+	}
 	if (optind < argc) {
 		fprintf(stderr, "hosterra-milter: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);

@@ -298,7 +298,13 @@ static void print_json(FILE *out, const struct hm_scanmode_args *a, const struct
 	struct removed rm = { .out = out, .json = true };
 	const char *outcome = r ? hm_outcome_name(v->outcome) : "accept";
 
-	fprintf(out, "{\"judged\":%s,\"outcome\":\"%s\"", r ? "true" : "false", outcome);
+	fputc('{', out);
+	if (a->nmore) {
+		fputs("\"file\":", out);
+		json_string(out, a->file);
+		fputc(',', out);
+	}
+	fprintf(out, "\"judged\":%s,\"outcome\":\"%s\"", r ? "true" : "false", outcome);
 	if (r) {
 		fprintf(out, ",\"score\":%.2f,\"thresholds\":{\"tag\":%.2f,\"reject\":%.2f}",
 			r->score, v->thresholds.tag, v->thresholds.reject);
@@ -391,14 +397,15 @@ static void load_model(const struct hm_conf *conf, struct hm_cls_slot *slot)
 	hm_model_conn_free(&c);
 }
 
-int hm_scanmode_run(struct hm_conf *conf, const struct hm_scanmode_args *a, FILE *out)
+/* One file; slot holds the model read once for all (or none). */
+static int scan_one(struct hm_conf *conf, const struct hm_scanmode_args *a,
+		    struct hm_cls_slot *slot, FILE *out)
 {
 	struct hm_envelope env = { a->client_ip, a->helo, a->mail_from };
-	struct hm_cls_slot slot = HM_CLS_SLOT_INIT;
 	struct hm_scan_opts opts = {
 		.weights = &conf->weights,
 		.rules = conf->compiled_rules,
-		.model = conf->classifier.enabled ? &slot : NULL,
+		.model = conf->classifier.enabled ? slot : NULL,
 		.points = &conf->cls_points,
 	};
 	struct feeder f = { .authserv_id = conf->authserv_id };
@@ -435,7 +442,6 @@ int hm_scanmode_run(struct hm_conf *conf, const struct hm_scanmode_args *a, FILE
 			rcpts[i].status = HM_RCPT_TEMPFAIL;
 	}
 	if (!a->outbound) {
-		load_model(conf, &slot);
 		if (a->client_ip &&
 		    (client = hm_client_check_start(conf->engine->dns, &conf->client, a->client_ip)) == NULL)
 			goto out;
@@ -457,10 +463,13 @@ int hm_scanmode_run(struct hm_conf *conf, const struct hm_scanmode_args *a, FILE
 			goto out;
 		}
 	}
-	if (a->json)
+	if (a->json) {
 		print_json(out, a, r, &v, h, nh, &f.track, rcpts);
-	else
+	} else {
+		if (a->nmore)
+			fprintf(out, "file: %s\n", a->file);
 		print_text(out, a, r, &v, h, nh, &f.track, rcpts);
+	}
 	rc = 0;
 out:
 	if (rc)
@@ -468,7 +477,6 @@ out:
 	hm_verdict_headers_free(h, nh);
 	hm_header_track_clear(&f.track);
 	hm_scan_free(&f.scan);
-	hm_cls_slot_publish(&slot, NULL);
 	hm_client_check_free(&client);
 	for (size_t i = 0; rcpts && i < a->nrcpts; i++) {
 		if (rcpts[i].policy)
@@ -479,5 +487,22 @@ out:
 	free(r);
 	if (in != stdin)
 		fclose(in);
+	return rc;
+}
+
+int hm_scanmode_run(struct hm_conf *conf, const struct hm_scanmode_args *args, FILE *out)
+{
+	struct hm_cls_slot slot = HM_CLS_SLOT_INIT;
+	struct hm_scanmode_args a = *args;
+	int rc = 0;
+
+	if (!args->outbound)
+		load_model(conf, &slot);
+	for (size_t i = 0; i <= args->nmore; i++) {
+		if (i > 0)
+			a.file = args->more[i - 1];
+		rc |= scan_one(conf, &a, &slot, out);
+	}
+	hm_cls_slot_publish(&slot, NULL);
 	return rc;
 }

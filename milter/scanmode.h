@@ -7,6 +7,13 @@
  * symbols with their weights, the score, the outcome per recipient and the
  * header edits the milter would make: how an operator answers "why was
  * this rejected?".  Text for people, or JSON (--json) for programs.
+ *
+ * With the classifier enabled, the content model is read from Redis once
+ * (the read settings, as the daemon's refresher does); without one stored,
+ * or when Redis fails (said on stderr), the scan goes on without it, as
+ * the daemon would.  Several files are scanned with the same model and
+ * envelope, each report after the other (JSON: one line per file, with
+ * its name).
  */
 #ifndef HM_SCANMODE_H
 #define HM_SCANMODE_H
@@ -18,6 +25,8 @@
 
 struct hm_scanmode_args {
 	const char *file;		/* "-": standard input */
+	const char *const *more;	/* further files (none: NULL) */
+	size_t nmore;
 	const char *client_ip;		/* NULL: a local client (no IP checks) */
 	const char *helo;
 	const char *mail_from;		/* NULL: the null sender */

@@ -139,7 +139,7 @@ struct hm_cls_points {
 	unsigned long min_spam, min_ham;	/* messages learned before it speaks */
 };
 
-#define HM_CLS_POINTS_DEFAULT { 2.5, 10.0, 3.0, 200, 200 }
+#define HM_CLS_POINTS_DEFAULT { 2.0, 10.0, 3.0, 200, 200 }
 
 struct hm_cls_verdict {
 	bool speaks;			/* false: no symbol */

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -467,14 +468,17 @@ static void test_calibration_stored(void **state)
 struct source {
 	struct hm_store_conf conf;
 	struct hm_store *store;
+	pthread_mutex_t lock;		/* conf may change, as a reload changes it */
 };
 
 static int src_acquire(void *arg, struct hm_model_source *src)
 {
 	struct source *s = arg;
 
+	pthread_mutex_lock(&s->lock);
 	src->conf = s->conf;
 	src->store = s->store;
+	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
 
@@ -517,7 +521,7 @@ static long wait_version(struct hm_cls_slot *slot, unsigned long long v, long ma
 static void refresh_follows(bool with_store, int read_port)
 {
 	struct hm_cls_slot slot = HM_CLS_SLOT_INIT;
-	struct source s = { conf_port(read_port), NULL };
+	struct source s = { conf_port(read_port), NULL, PTHREAD_MUTEX_INITIALIZER };
 	struct hm_model_conn *c = conn_to(primary_port);
 	struct hm_cls_model *m = open_learning(c);
 	struct hm_model_refresher *r;
@@ -596,6 +600,56 @@ static void test_replica_is_read_only(void **state)
 	/* Learning needs the primary; the replica says no. */
 	assert_int_equal(hm_model_open_for_learning(c, &m, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "READONLY"));
+	hm_model_conn_free(&c);
+}
+
+/* A reload that points the daemon at another server: its model is read. */
+static void test_refresh_follows_new_settings(void **state)
+{
+	struct hm_cls_slot slot = HM_CLS_SLOT_INIT;
+	struct source s = { conf_port(primary_port), NULL, PTHREAD_MUTEX_INITIALIZER };
+	struct hm_model_conn *c = conn_to(primary_port);
+	struct hm_cls_model *m = open_learning(c), *p;
+	struct hm_model_refresher *r;
+	char other[64];
+	uint32_t idx[10];
+
+	(void)state;
+	features(idx, 10, 71);
+	assert_int_equal(learn(c, m, idx, 10, true, NULL, 0), HM_LEARN_LEARNED);
+	hm_cls_model_release(&m);
+	/* The same store under another prefix: another model, version 1 too. */
+	snprintf(other, sizeof(other), "%sother:", prefix);
+	{
+		struct hm_store_conf oc = conf_port(primary_port);
+		struct hm_model_conn *c2;
+
+		oc.prefix = other;
+		c2 = hm_model_conn_new(&oc, limit(5000));
+		m = open_learning(c2);
+		assert_int_equal(learn(c2, m, idx, 10, false, NULL, 0), HM_LEARN_LEARNED);
+		hm_model_conn_free(&c2);
+	}
+	r = refresher(&slot, &s);
+	assert_true(wait_version(&slot, 1, limit(2000)) >= 0);
+	p = hm_cls_slot_acquire(&slot);
+	assert_int_equal(p->spam, 1);
+	hm_cls_model_release(&p);
+	pthread_mutex_lock(&s.lock);
+	s.conf.prefix = other;		/* what a reload does */
+	pthread_mutex_unlock(&s.lock);
+	for (int64_t t0 = now_ms();; sleep_ms(20)) {
+		p = hm_cls_slot_acquire(&slot);
+		if (p && p->ham == 1 && memcmp(p->key, m->key, HM_CLS_KEY_LEN) == 0)
+			break;
+		hm_cls_model_release(&p);
+		if (now_ms() - t0 > limit(2000))
+			fail_msg("the model under the new prefix was not read");
+	}
+	hm_cls_model_release(&p);
+	hm_model_refresher_stop(&r);
+	hm_cls_slot_publish(&slot, NULL);
+	hm_cls_model_release(&m);
 	hm_model_conn_free(&c);
 }
 
@@ -685,7 +739,7 @@ static void test_outage_keeps_model(void **state)
 	char logpath[512];
 	int saved;
 	struct hm_cls_slot slot = HM_CLS_SLOT_INIT;
-	struct source s;
+	struct source s = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct hm_model_conn *c;
 	struct hm_cls_model *m, *p;
 	struct hm_model_refresher *r;
@@ -770,6 +824,7 @@ int main(void)
 		cmocka_unit_test_setup(test_refresh_polling, setup),
 		cmocka_unit_test_setup(test_refresh_replica, setup),
 		cmocka_unit_test_setup(test_replica_is_read_only, setup),
+		cmocka_unit_test_setup(test_refresh_follows_new_settings, setup),
 		cmocka_unit_test_setup(test_outage_keeps_model, setup),
 	};
 	int rc;

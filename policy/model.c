@@ -128,8 +128,10 @@ int hm_model_conn_check(struct hm_model_conn *c, char *err, size_t errlen)
 		const char *a[] = { "AUTH", c->password };
 		redisReply *r = command(c, 2, a, err, errlen);
 
-		if (r == NULL)
+		if (r == NULL) {
+			conn_drop(c);	/* never used unauthenticated */
 			return -1;
+		}
 		freeReplyObject(r);
 	}
 	if (c->db) {
@@ -138,8 +140,10 @@ int hm_model_conn_check(struct hm_model_conn *c, char *err, size_t errlen)
 		redisReply *r;
 
 		snprintf(num, sizeof(num), "%d", c->db);
-		if ((r = command(c, 2, a, err, errlen)) == NULL)
+		if ((r = command(c, 2, a, err, errlen)) == NULL) {
+			conn_drop(c);	/* never used on database 0 */
 			return -1;
+		}
 		freeReplyObject(r);
 	}
 	return 0;

@@ -9,6 +9,7 @@
  * Run by tests/model.test, which starts a primary and a replica of it:
  *   HM_TEST_REDIS_PORT      the primary
  *   HM_TEST_REPLICA_PORT    a read-only replica of it
+ *   HM_TEST_AUTH_PORT, HM_TEST_PASSWORD   one that requires a password
  *   HM_TEST_DIR             a scratch directory
  *   REDIS_SERVER            for the outage test, which starts its own
  *   HM_TEST_TIME_FACTOR     multiplies the time limits (valgrind, sanitizers)
@@ -41,7 +42,8 @@
 #include "policy/store.h"
 #include "scoring/classifier.h"
 
-static int primary_port, replica_port;
+static int primary_port, replica_port, auth_port;
+static const char *auth_password;
 static const char *test_dir;
 static double time_factor = 1.0;
 static redisContext *admin;
@@ -613,6 +615,50 @@ static void test_replica_is_read_only(void **state)
 	hm_model_conn_free(&c);
 }
 
+/* AUTH and SELECT; a refused AUTH leaves no connection to use unauthenticated. */
+static void test_auth_and_database(void **state)
+{
+	struct hm_store_conf sc = conf_port(auth_port);
+	struct hm_model_conn *c;
+	struct hm_cls_model *m = NULL;
+	char err[300];
+
+	(void)state;
+	sc.password = "wrong";
+	c = hm_model_conn_new(&sc, limit(5000));
+	assert_int_equal(hm_model_fetch(c, &m, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "WRONGPASS"));
+	/* Again: AUTH again, refused again (not NOAUTH on a kept connection). */
+	assert_int_equal(hm_model_fetch(c, &m, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "WRONGPASS"));
+	hm_model_conn_free(&c);
+
+	sc.password = auth_password;
+	sc.db = 3;
+	c = hm_model_conn_new(&sc, limit(5000));
+	m = open_learning(c);
+	{
+		uint32_t idx[5];
+		redisContext *k = connect_port(auth_port);
+		redisReply *r;
+
+		features(idx, 5, 81);
+		assert_int_equal(learn(c, m, idx, 5, true, NULL, 0), HM_LEARN_LEARNED);
+		assert_non_null(k);
+		r = redisCommand(k, "AUTH %s", auth_password);
+		freeReplyObject(r);
+		r = redisCommand(k, "SELECT 3");
+		freeReplyObject(r);
+		r = redisCommand(k, "HGET %scls:meta spam", prefix);
+		assert_int_equal(r->type, REDIS_REPLY_STRING);
+		assert_string_equal(r->str, "1");
+		freeReplyObject(r);
+		redisFree(k);
+	}
+	hm_cls_model_release(&m);
+	hm_model_conn_free(&c);
+}
+
 /* A reload that points the daemon at another server: its model is read. */
 static void test_refresh_follows_new_settings(void **state)
 {
@@ -835,6 +881,7 @@ int main(void)
 		cmocka_unit_test_setup(test_refresh_replica, setup),
 		cmocka_unit_test_setup(test_replica_is_read_only, setup),
 		cmocka_unit_test_setup(test_refresh_follows_new_settings, setup),
+		cmocka_unit_test_setup(test_auth_and_database, setup),
 		cmocka_unit_test_setup(test_outage_keeps_model, setup),
 	};
 	int rc;
@@ -845,6 +892,8 @@ int main(void)
 	}
 	primary_port = atoi(p);
 	replica_port = atoi(getenv("HM_TEST_REPLICA_PORT"));
+	auth_port = getenv("HM_TEST_AUTH_PORT") ? atoi(getenv("HM_TEST_AUTH_PORT")) : 0;
+	auth_password = getenv("HM_TEST_PASSWORD");
 	test_dir = getenv("HM_TEST_DIR");
 	if (f && atof(f) >= 1.0)
 		time_factor = atof(f);

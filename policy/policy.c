@@ -15,6 +15,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,7 +140,23 @@ static int envelope_norm(const char *arg, char *addr, size_t addrlen, char *doma
 struct policy_list {
 	struct hm_patlist *list;
 	struct hm_pattern top;		/* the most specific valid pattern (text NULL: none) */
+	/* What the value holds, for grouping recipients (same_list()). */
+	size_t count;			/* members */
+	uint64_t digest;		/* of the members, whatever their order */
 };
+
+/* A 64-bit hash of one member: FNV-1a, then a finalizer to spread it. */
+static uint64_t member_hash(const char *m)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *m; m++)
+		h = (h ^ (unsigned char)*m) * 0x100000001b3ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
 
 static void policy_list_free(void *p)
 {
@@ -172,6 +189,10 @@ static void *make_list(const struct hm_rvalue *v, void *arg)
 	if (invalid)
 		policy_warn("%s: %zu invalid pattern%s ignored (%s)", ekey, invalid,
 			    invalid == 1 ? "" : "s", err);
+	/* A sum: the members of a set come in no particular order. */
+	pl->count = n;
+	for (size_t i = 0; i < n; i++)
+		pl->digest += member_hash(v->items[i]);
 	/* The most specific pattern bounds what this list can ever beat (RCPT time). */
 	for (size_t i = 0; i < n; i++) {
 		struct hm_pattern q;
@@ -690,9 +711,45 @@ void hm_rcpt_policy_release(struct hm_rcpt_policy *p)
 			hm_rvalue_release(&p->lists_[i]);
 }
 
+/*
+ * Whether two lists give the same verdicts: the same cached value, or two
+ * values with the same members (the cache may hold two copies of a key,
+ * e.g. while Redis's invalidation channel is down and every lookup fetches
+ * afresh).  No list and an empty one are the same.  The digest is not a
+ * defence against crafted members: the lists are written by the panel and
+ * the operator, not by senders.
+ */
+static bool same_list(const struct hm_rcpt_policy *a, const struct hm_rcpt_policy *b, int slot)
+{
+	const struct policy_list *x, *y;
+	size_t nx, ny;
+
+	if (a->lists_[slot] == b->lists_[slot])
+		return true;
+	x = plist(a, slot);
+	y = plist(b, slot);
+	nx = x != NULL ? x->count : 0;
+	ny = y != NULL ? y->count : 0;
+	if (nx != ny)
+		return false;
+	return nx == 0 || x->digest == y->digest;
+}
+
+/*
+ * The class covers everything that decides at end of message.  Lists
+ * matter even when the envelope sender matched nothing at RCPT time: a
+ * From-based match is only known at end of message, and if one class
+ * held recipients with different lists, the most lenient outcome would
+ * let a co-recipient chosen by the sender cancel a black list.
+ */
 bool hm_rcpt_policy_same_class(const struct hm_rcpt_policy *a, const struct hm_rcpt_policy *b)
 {
-	return a->tag == b->tag && a->reject == b->reject && a->rcpt_list == b->rcpt_list;
+	if (a->tag != b->tag || a->reject != b->reject || a->rcpt_list != b->rcpt_list)
+		return false;
+	for (int i = 0; i < L_COUNT; i++)
+		if (!same_list(a, b, i))
+			return false;
+	return true;
 }
 
 const char *hm_list_verdict_name(enum hm_list_verdict v)

@@ -124,7 +124,14 @@ enum hm_outcome hm_rcpt_policy_decide(struct hm_rcpt_policy *p, const char *env_
 
 void hm_rcpt_policy_release(struct hm_rcpt_policy *p);
 
-/* Class for recipient grouping (§5.6): equal thresholds and RCPT-time verdict. */
+/*
+ * Class for recipient grouping (§5.6): the same thresholds, the same
+ * RCPT-time verdict and the same four lists (domain and mailbox, white and
+ * black: the same cached values, or values with the same patterns).  Two
+ * recipients of one class get the same outcome at end of message, whatever
+ * the From header says, so one verdict for the whole message is right for
+ * both.
+ */
 bool hm_rcpt_policy_same_class(const struct hm_rcpt_policy *a, const struct hm_rcpt_policy *b);
 
 const char *hm_list_verdict_name(enum hm_list_verdict v);

@@ -501,11 +501,13 @@ static void test_same_class(void **state)
 	load_ok(s, "<f@d.test>", "<m@x.test>", &f);
 	assert_true(hm_rcpt_policy_same_class(&a, &b));
 	assert_false(hm_rcpt_policy_same_class(&a, &c));	/* reject differs */
-	assert_true(hm_rcpt_policy_same_class(&dd, &f));	/* white is no RCPT verdict */
 	assert_false(hm_rcpt_policy_same_class(&dd, &e));	/* RCPT-time black */
+	/* A white list only f has can accept for f what the score refuses for dd. */
+	assert_false(hm_rcpt_policy_same_class(&dd, &f));
 	/* An end-of-message white does not change the class. */
 	assert_int_equal(hm_rcpt_policy_decide(&f, "<m@x.test>", NULL, 0, &auth, 50), HM_ACCEPT);
-	assert_true(hm_rcpt_policy_same_class(&dd, &f));
+	assert_true(hm_rcpt_policy_same_class(&f, &f));
+	assert_false(hm_rcpt_policy_same_class(&dd, &f));
 	hm_rcpt_policy_release(&a);
 	hm_rcpt_policy_release(&b);
 	hm_rcpt_policy_release(&c);
@@ -513,6 +515,93 @@ static void test_same_class(void **state)
 	hm_rcpt_policy_release(&e);
 	hm_rcpt_policy_release(&f);
 	hm_store_free(&s);
+}
+
+/*
+ * Lists are part of the class even when the envelope sender matched
+ * nothing at RCPT time: a black list that matches only the From header
+ * is known at end of message, when one verdict must do for every
+ * recipient.  Shared values (the domain's lists) and lists with the same
+ * members (in another order, or another copy of the value) are one class.
+ */
+static void test_class_lists(void **state)
+{
+	static const char *const cmds[] = {
+		"SADD|hm:bl:bob@d.test|*@evil.test", "SADD|hm:wl:@d.test|*@partner.test",
+		"SADD|hm:bl:carol@d.test|a@x.test|b@x.test|c@x.test",
+		"SADD|hm:bl:dan@d.test|c@x.test|b@x.test|a@x.test",
+		"SADD|hm:bl:erin@d.test|a@x.test|b@x.test|d@x.test",
+		"SADD|hm:wl:fred@d.test|*@evil.test",
+		"SADD|hm:bl:bob@e.test|*@evil.test", NULL,
+	};
+	const char *from[] = { "x@evil.test" };
+	struct hm_auth_facts auth = { false, NULL, false };
+	struct hm_store *s;
+	struct hm_rcpt_policy alice, alice2, bob, carol, dan, erin, fred, bob_e, gina_e;
+
+	NEED_REDIS();
+	seed(cmds);
+	s = store_new();
+	load_ok(s, "<alice@d.test>", "<ok@fine.test>", &alice);
+	load_ok(s, "<alice2@d.test>", "<ok@fine.test>", &alice2);
+	load_ok(s, "<bob@d.test>", "<ok@fine.test>", &bob);
+	load_ok(s, "<carol@d.test>", "<ok@fine.test>", &carol);
+	load_ok(s, "<dan@d.test>", "<ok@fine.test>", &dan);
+	load_ok(s, "<erin@d.test>", "<ok@fine.test>", &erin);
+	load_ok(s, "<fred@d.test>", "<ok@fine.test>", &fred);
+	load_ok(s, "<bob@e.test>", "<ok@fine.test>", &bob_e);
+	load_ok(s, "<gina@e.test>", "<ok@fine.test>", &gina_e);
+	/* Nothing matched at RCPT time, thresholds equal: only the lists differ. */
+	assert_int_equal(bob.rcpt_list, HM_LIST_NONE);
+	assert_true(hm_rcpt_policy_same_class(&alice, &alice2));	/* the domain's lists */
+	assert_false(hm_rcpt_policy_same_class(&alice, &bob));
+	assert_false(hm_rcpt_policy_same_class(&bob, &alice));
+	assert_true(hm_rcpt_policy_same_class(&carol, &dan));		/* same members */
+	assert_false(hm_rcpt_policy_same_class(&carol, &erin));		/* one differs */
+	assert_false(hm_rcpt_policy_same_class(&bob, &fred));		/* white, not black */
+	/* The same mailbox list under another domain's lists is another class. */
+	assert_false(hm_rcpt_policy_same_class(&bob, &bob_e));
+	assert_false(hm_rcpt_policy_same_class(&bob_e, &gina_e));
+	/* Why it matters: the From decides differently for them. */
+	assert_int_equal(hm_rcpt_policy_decide(&bob, "<ok@fine.test>", from, 1, &auth, 0),
+			 HM_REJECT);
+	assert_int_equal(hm_rcpt_policy_decide(&alice, "<ok@fine.test>", from, 1, &auth, 0),
+			 HM_ACCEPT);
+	hm_rcpt_policy_release(&alice);
+	hm_rcpt_policy_release(&alice2);
+	hm_rcpt_policy_release(&bob);
+	hm_rcpt_policy_release(&carol);
+	hm_rcpt_policy_release(&dan);
+	hm_rcpt_policy_release(&erin);
+	hm_rcpt_policy_release(&fred);
+	hm_rcpt_policy_release(&bob_e);
+	hm_rcpt_policy_release(&gina_e);
+	hm_store_free(&s);
+}
+
+/*
+ * Two copies of one value (another store, as when the cache cannot be
+ * trusted and every lookup fetches afresh) are still one class.
+ */
+static void test_class_copies(void **state)
+{
+	static const char *const cmds[] = {
+		"SADD|hm:bl:@d.test|*@evil.test|*@spam.test", "SADD|hm:wl:bob@d.test|a@x.test", NULL,
+	};
+	struct hm_store *s1, *s2;
+	struct hm_rcpt_policy p1, p2;
+
+	NEED_REDIS();
+	seed(cmds);
+	s1 = store_new();
+	s2 = store_new();
+	load_ok(s1, "<bob@d.test>", "<ok@fine.test>", &p1);
+	load_ok(s2, "<bob@d.test>", "<ok@fine.test>", &p2);
+	assert_true(hm_rcpt_policy_same_class(&p1, &p2));
+	hm_rcpt_policy_release(&p1);
+	hm_rcpt_policy_release(&p2);
+	hm_store_free(&s1);
+	hm_store_free(&s2);
 }
 
 /*
@@ -735,6 +824,8 @@ int main(void)
 {
 	static const struct CMUnitTest extra[] = {
 		cmocka_unit_test(test_same_class),
+		cmocka_unit_test(test_class_lists),
+		cmocka_unit_test(test_class_copies),
 		cmocka_unit_test(test_round_trips_and_sharing),
 		cmocka_unit_test(test_edit_seen),
 		cmocka_unit_test(test_warn_once),

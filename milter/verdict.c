@@ -105,6 +105,7 @@ void hm_verdict_recipients(const struct hm_conf *conf, const struct hm_scan_resu
 		.spf_pass = r->spf_checked && r->spf.result == HM_SPF_PASS && !r->spf.helo_identity,
 		.spf_domain = r->spf.domain,
 		.dkim_aligned_pass = r->dmarc.dkim_aligned,
+		.from_fields = (unsigned)r->from.headers,
 	};
 	const struct hm_thresholds server = v->thresholds;	/* from hm_verdict_judge() */
 	bool first = true;

@@ -647,9 +647,12 @@ enum hm_outcome hm_rcpt_policy_decide(struct hm_rcpt_policy *p, const char *env_
 	/*
 	 * An aligned DKIM signature vouches for the From domain; with From
 	 * addresses in several domains we cannot tell which one it was for,
-	 * so none counts.
+	 * so none counts.  It covers one From field only (the bottom-most,
+	 * RFC 6376 5.4.2): a From field added above a signed one keeps the
+	 * signature valid and aligned, so with several From fields none of
+	 * their addresses is authenticated by it.
 	 */
-	from_auth = auth != NULL && auth->dkim_aligned_pass;
+	from_auth = auth != NULL && auth->dkim_aligned_pass && auth->from_fields == 1;
 	for (size_t i = 0; i < nfrom && nall < SENDERS_MAX; i++) {
 		const char *at;
 

@@ -101,13 +101,18 @@ int hm_rcpt_policy_load(struct hm_store *s, const struct hm_policy_defaults *d, 
 /*
  * What authenticated the message: SPF passed for spf_domain (the envelope
  * sender's domain counts only when it equals spf_domain), and a valid DKIM
- * signature is aligned with the From domain (counts for the From
- * addresses when they all share one domain).
+ * signature is aligned with the From domain.  The signature counts for the
+ * From addresses only when the message has exactly one From header field
+ * (from_fields == 1) and its addresses share one domain: a signature
+ * covers one From instance (libopendkim verifies the bottom-most), so
+ * with several From fields an added, unsigned one would ride on it.
+ * from_fields is every From field seen, empty or unparsable ones too.
  */
 struct hm_auth_facts {
 	bool spf_pass;
 	const char *spf_domain;
 	bool dkim_aligned_pass;
+	unsigned from_fields;
 };
 
 /*

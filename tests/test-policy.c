@@ -101,6 +101,7 @@ struct pcase {
 	bool spf_pass;
 	const char *spf_domain;
 	bool dkim;
+	unsigned from_fields;		/* From header fields; 0: one */
 	bool no_auth_needed;		/* whitelist_requires_auth = no */
 	double score;
 	/* expected at RCPT time */
@@ -199,6 +200,27 @@ static const struct pcase cases[] = {
 	  .rcpt = "<bob@d.test>", .env = "<bounce@mailer.test>", .from = { "boss@f.test" },
 	  .dkim = true, .score = 30,
 	  .outcome = HM_REJECT, .ignored = true },
+	{ .name = "DKIM counts for no From address when there are two From fields",
+	  .seed = { "SADD|hm:wl:bob@d.test|boss@f.test", "SADD|hm:bl:bob@d.test|*@f.test" },
+	  .rcpt = "<bob@d.test>", .env = "<mallory@f.test>",
+	  .from = { "boss@f.test", "mallory@f.test" }, .from_fields = 2, .dkim = true,
+	  .outcome = HM_REJECT, .list = BLACK, .level = L_MB, .pattern = "*@f.test",
+	  .ignored = true },
+	{ .name = "two From fields: the envelope sender = From is not DKIM-authenticated",
+	  .seed = { "SADD|hm:wl:bob@d.test|boss@f.test" },
+	  .rcpt = "<bob@d.test>", .env = "<boss@f.test>",
+	  .from = { "boss@f.test", "boss@f.test" }, .from_fields = 2, .dkim = true, .score = 30,
+	  .outcome = HM_REJECT, .ignored = true },
+	{ .name = "two From fields: SPF still authenticates the envelope sender",
+	  .seed = { "SADD|hm:wl:bob@d.test|boss@f.test" },
+	  .rcpt = "<bob@d.test>", .env = "<boss@f.test>", .spf_pass = true, .spf_domain = "f.test",
+	  .from = { "x@f.test", "boss@f.test" }, .from_fields = 2, .dkim = true, .score = 30,
+	  .outcome = HM_ACCEPT, .list = WHITE, .level = L_MB, .matched = "boss@f.test" },
+	{ .name = "one From field with two addresses of the signed domain: both covered",
+	  .seed = { "SADD|hm:wl:bob@d.test|boss@f.test", "SADD|hm:bl:bob@d.test|*@f.test" },
+	  .rcpt = "<bob@d.test>", .env = "<bounce@mailer.test>",
+	  .from = { "mallory@f.test", "boss@f.test" }, .dkim = true, .score = 30,
+	  .outcome = HM_ACCEPT, .list = WHITE, .level = L_MB, .pattern = "boss@f.test" },
 	{ .name = "DKIM does not count with From addresses in two domains",
 	  .seed = { "SADD|hm:wl:bob@d.test|boss@f.test" },
 	  .rcpt = "<bob@d.test>", .env = "<bounce@mailer.test>",
@@ -398,7 +420,8 @@ static void run_case(void **state)
 {
 	const struct pcase *c = *state;
 	struct hm_policy_defaults d = defaults;
-	struct hm_auth_facts auth = { c->spf_pass, c->spf_domain, c->dkim };
+	struct hm_auth_facts auth = { c->spf_pass, c->spf_domain, c->dkim,
+				      c->from_fields ? c->from_fields : 1 };
 	const char *from[3];
 	size_t nfrom = 0;
 	redisContext *rc;

@@ -91,7 +91,8 @@ struct conf_entry {
 };
 
 static convert_fn conv_socket, conv_mode, conv_log_level, conv_facility, conv_network,
-	conv_nameserver, conv_domain, conv_dnsbl_code, conv_regex, conv_prefix, conv_on_failure;
+	conv_nameserver, conv_domain, conv_dnsbl_code, conv_regex, conv_prefix, conv_on_failure,
+	conv_delimiter;
 
 #define FIELD(f) offsetof(struct hm_conf, f)
 
@@ -217,6 +218,10 @@ static const struct conf_entry root_table[] = {
 	  "honour a white list only for an authenticated sender (SPF pass, or aligned DKIM)" },
 	{ "split_recipients", E_BOOL, NULL, 1, 0, 0, NULL, FIELD(split_recipients), NULL,
 	  "answer 452 4.5.3 to a recipient whose policy differs from the first one's" },
+	{ "recipient_delimiter", E_CHECKED, "+", 0, 0, 0, conv_delimiter,
+	  FIELD(recipient_delimiter), NULL,
+	  "characters that start an address extension, as in Postfix: bob+x@ gets bob@'s "
+	  "policy; empty: none" },
 	{ "symbol", E_MULTI, NULL, 0, 0, 0, NULL, FIELD(symbols), symbol_table,
 	  "a built-in symbol's weight", sizeof(struct hm_conf_symbol), check_symbol },
 	{ "dnsbl", E_MULTI, NULL, 0, 0, 0, NULL, FIELD(dnsbls), dnsbl_table,
@@ -251,6 +256,26 @@ static int conv_on_failure(const char *value, void *field, char *err, size_t err
 	}
 	if (field)
 		*(int *)field = v;
+	return 0;
+}
+
+/*
+ * recipient_delimiter: printable ASCII characters that can be part of a
+ * local-part, none of them '@' (that would cut into the domain); empty
+ * turns extensions off.
+ */
+static int conv_delimiter(const char *value, void *field, char *err, size_t errlen)
+{
+	(void)field;
+	for (const char *p = value; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c <= ' ' || c >= 0x7f || c == '@' || c == '"' || c == '\\') {
+			snprintf(err, errlen, "\"%s\": a delimiter is a printable character, "
+				 "not a space, '@', '\"' or '\\'", value);
+			return -1;
+		}
+	}
 	return 0;
 }
 

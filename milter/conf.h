@@ -109,6 +109,7 @@ struct hm_conf {
 	} redis;
 	int whitelist_requires_auth;
 	int split_recipients;
+	char *recipient_delimiter;	/* extension separators; "": none */
 	struct hm_conf_array symbols;	/* struct hm_conf_symbol */
 	struct hm_conf_array dnsbls;	/* struct hm_conf_dnsbl */
 	struct hm_conf_array rules;	/* struct hm_conf_rule */

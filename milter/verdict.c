@@ -92,6 +92,7 @@ void hm_verdict_policy_defaults(const struct hm_conf *conf, struct hm_policy_def
 	d->tag = conf->thresholds.tag;
 	d->reject = conf->thresholds.reject;
 	d->whitelist_requires_auth = conf->whitelist_requires_auth != 0;
+	d->recipient_delimiter = conf->recipient_delimiter;
 }
 
 void hm_verdict_recipients(const struct hm_conf *conf, const struct hm_scan_result *r,

@@ -102,6 +102,7 @@ struct pcase {
 	const char *spf_domain;
 	bool dkim;
 	unsigned from_fields;		/* From header fields; 0: one */
+	const char *delims;		/* recipient_delimiter; NULL: "+" */
 	bool no_auth_needed;		/* whitelist_requires_auth = no */
 	double score;
 	/* expected at RCPT time */
@@ -116,6 +117,7 @@ struct pcase {
 	double tag, reject;		/* 0, 0: the defaults 8, 15 */
 	enum hm_level thr_from;		/* L_NONE: L_DEF */
 	const char *mailbox, *domain;	/* NULL: not checked */
+	const char *address;		/* NULL: not checked */
 };
 
 static const struct pcase cases[] = {
@@ -380,6 +382,42 @@ static const struct pcase cases[] = {
 	  .seed = { "SET|hm:alias:bob@d.test|bob@d.test", "HSET|hm:thr:bob@d.test|tag|3|reject|6" },
 	  .rcpt = "<bob@d.test>", .env = "<a@x.test>",
 	  .outcome = HM_ACCEPT, .tag = 3, .reject = 6, .thr_from = L_MB, .mailbox = "bob@d.test" },
+	{ .name = "subaddress: bob+news@ gets bob@'s thresholds; the address is kept",
+	  .seed = { "HSET|hm:thr:bob@d.test|tag|2|reject|4", "HSET|hm:thr:bob+news@d.test|tag|7|reject|9" },
+	  .rcpt = "<Bob+News@d.test>", .env = "<a@x.test>", .score = 3,
+	  .outcome = HM_TAG, .tag = 2, .reject = 4, .thr_from = L_MB, .mailbox = "bob@d.test",
+	  .address = "bob+news@d.test" },
+	{ .name = "subaddress: bob+x@ gets bob@'s black list at RCPT time",
+	  .seed = { "SADD|hm:bl:bob@d.test|*@spam.test" },
+	  .rcpt = "<bob+x@d.test>", .env = "<a@spam.test>",
+	  .rcpt_list = BLACK, .rcpt_level = L_MB,
+	  .outcome = HM_REJECT, .list = BLACK, .level = L_MB, .pattern = "*@spam.test" },
+	{ .name = "subaddress: bob+x@ gets bob@'s white list at end of message",
+	  .seed = { "SADD|hm:wl:bob@d.test|friend@f.test", "SADD|hm:bl:bob@d.test|*@f.test" },
+	  .rcpt = "<bob+x@d.test>", .env = "<friend@f.test>", .spf_pass = true,
+	  .spf_domain = "f.test", .score = 30,
+	  .outcome = HM_ACCEPT, .list = WHITE, .level = L_MB, .pattern = "friend@f.test" },
+	{ .name = "subaddress: several delimiters, the first one cuts",
+	  .seed = { "HSET|hm:thr:bob@d.test|tag|2|reject|4" },
+	  .rcpt = "<bob-a+b@d.test>", .env = "<a@x.test>", .delims = "+-", .score = 3,
+	  .outcome = HM_TAG, .tag = 2, .reject = 4, .thr_from = L_MB, .mailbox = "bob@d.test" },
+	{ .name = "subaddress: empty recipient_delimiter strips nothing",
+	  .seed = { "HSET|hm:thr:bob@d.test|tag|2|reject|4" },
+	  .rcpt = "<bob+x@d.test>", .env = "<a@x.test>", .delims = "", .score = 3,
+	  .outcome = HM_ACCEPT, .mailbox = "bob+x@d.test" },
+	{ .name = "subaddress: '+' first is the name, not an extension",
+	  .seed = { "HSET|hm:thr:+bob@d.test|tag|2|reject|4" },
+	  .rcpt = "<+bob@d.test>", .env = "<a@x.test>", .score = 3,
+	  .outcome = HM_TAG, .tag = 2, .reject = 4, .thr_from = L_MB, .mailbox = "+bob@d.test" },
+	{ .name = "subaddress: the alias is looked up without the extension",
+	  .seed = { "SET|hm:alias:info@d.test|bob@d.test", "HSET|hm:thr:bob@d.test|tag|2|reject|4" },
+	  .rcpt = "<info+sales@d.test>", .env = "<a@x.test>", .score = 3,
+	  .outcome = HM_TAG, .tag = 2, .reject = 4, .thr_from = L_MB, .mailbox = "bob@d.test" },
+	{ .name = "subaddress: an alias to bob+sales@ gets bob@'s policy",
+	  .seed = { "SET|hm:alias:info@d.test|bob+sales@d.test",
+		    "HSET|hm:thr:bob@d.test|tag|2|reject|4" },
+	  .rcpt = "<info@d.test>", .env = "<a@x.test>", .score = 3,
+	  .outcome = HM_TAG, .tag = 2, .reject = 4, .thr_from = L_MB, .mailbox = "bob@d.test" },
 	{ .name = "alias is one hop: the target's own alias is not followed",
 	  .seed = { "SET|hm:alias:a@d.test|b@d.test", "SET|hm:alias:b@d.test|c@d.test",
 		    "HSET|hm:thr:b@d.test|tag|3|reject|6", "HSET|hm:thr:c@d.test|tag|1|reject|2" },
@@ -440,6 +478,7 @@ static void run_case(void **state)
 		redis_run(rc, c->seed[i]);
 	redisFree(rc);
 	d.whitelist_requires_auth = !c->no_auth_needed;
+	d.recipient_delimiter = c->delims ? c->delims : "+";
 	while (nfrom < 3 && c->from[nfrom])
 		from[nfrom] = c->from[nfrom], nfrom++;
 
@@ -457,6 +496,7 @@ static void run_case(void **state)
 		differ(&df, "\n  thresholds: %g/%g from %s, want %g/%g from %s", p.tag, p.reject,
 		       hm_level_name(p.thresholds_from), tag, reject, hm_level_name(thr_from));
 	check_str(&df, "mailbox", p.mailbox, c->mailbox);
+	check_str(&df, "address", p.address, c->address);
 	check_str(&df, "domain", p.domain, c->domain);
 
 	rcpt_list = p.rcpt_list;
@@ -625,6 +665,50 @@ static void test_class_copies(void **state)
 	hm_rcpt_policy_release(&p2);
 	hm_store_free(&s1);
 	hm_store_free(&s2);
+}
+
+/* Subaddress extensions cut the way Postfix's recipient_delimiter cuts. */
+static void test_strip_extension(void **state)
+{
+	static const struct {
+		const char *local, *delims, *want;
+	} t[] = {
+		{ "bob+x", "+", "bob" },
+		{ "bob+x+y", "+", "bob" },		/* the first delimiter cuts */
+		{ "bob+", "+", "bob" },			/* empty extension */
+		{ "+bob", "+", "+bob" },		/* nothing would be left */
+		{ "+", "+", "+" },
+		{ "bob", "+", "bob" },
+		{ "bob+x", "", "bob+x" },		/* empty setting: off */
+		{ "bob+x", NULL, "bob+x" },
+		{ "bob-x+y", "+-", "bob" },		/* any one of several */
+		{ "bob+x-y", "+-", "bob" },
+		{ "bob-x", "+", "bob-x" },		/* '-' not a delimiter here */
+		{ "bob-x", "-", "bob" },
+		{ "bob.x", "+.", "bob" },
+		{ "-bob+x", "+-", "-bob+x" },		/* the first one is at the start */
+		{ "owner-list", "+-", "owner-list" },	/* owner_request_special */
+		{ "list-request", "+-", "list-request" },
+		{ "owner+x", "+", "owner" },		/* only with '-' a delimiter */
+		{ "list-request+x", "+", "list-request" },
+		{ "postmaster", "st", "postmaster" },	/* never split */
+		{ "MAILER-DAEMON", "+-", "MAILER-DAEMON" },
+		{ "double-bounce", "-", "double-bounce" },
+		{ "john doe+x", "+", "john doe" },	/* a quoted local-part, as parsed */
+	};
+	char buf[128];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		bool stripped;
+
+		snprintf(buf, sizeof(buf), "%s", t[i].local);
+		stripped = hm_local_strip_extension(buf, t[i].delims);
+		if (strcmp(buf, t[i].want) != 0 || stripped != (strcmp(t[i].local, t[i].want) != 0))
+			fail_msg("\"%s\" with delimiters \"%s\": \"%s\" (stripped %d), want \"%s\"",
+				 t[i].local, t[i].delims ? t[i].delims : "(null)", buf, stripped,
+				 t[i].want);
+	}
+	assert_false(hm_local_strip_extension(NULL, "+"));
 }
 
 /*
@@ -849,6 +933,7 @@ int main(void)
 		cmocka_unit_test(test_same_class),
 		cmocka_unit_test(test_class_lists),
 		cmocka_unit_test(test_class_copies),
+		cmocka_unit_test(test_strip_extension),
 		cmocka_unit_test(test_round_trips_and_sharing),
 		cmocka_unit_test(test_edit_seen),
 		cmocka_unit_test(test_warn_once),

@@ -298,8 +298,14 @@ static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *srv, const char *domain,
 			stop(c, HM_SPF_TEMPERROR, "time limit exceeded");
 			return make_rr(srv, domain, type, TRY_AGAIN);
 		}
-		/* An address lookup of the next name of an MX/PTR answer is part
-		 * of that term; anything else starts a term. */
+		/*
+		 * An address lookup of the next name of an MX/PTR answer is part
+		 * of that term; anything else starts a term.  Only a term's own
+		 * query counts as a void lookup (RFC 7208 4.6.4 limits "terms"
+		 * whose lookups are void): an "mx" or "a" whose target name does
+		 * not exist is one, an MX host that does not exist is not (it is
+		 * bounded by the 10 MX names already).
+		 */
 		if ((type == ns_t_a || type == ns_t_aaaa) && c->subnext < c->nsub &&
 		    any == (c->sub_any && !c->sub_ptr) &&
 		    strcasecmp(domain, c->sub[c->subnext]) == 0) {
@@ -338,7 +344,10 @@ static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *srv, const char *domain,
 	}
 	rr = make_rr(srv, domain, type, herrno_of(st));
 	if (rr && st == HM_DNS_OK) {
-		if (c) {
+		/* The names of this answer (fill_rr()) are the ones looked up
+		 * next; an address answer, of one of those names, leaves the
+		 * rest of them to come. */
+		if (c && (type == ns_t_mx || type == ns_t_ptr)) {
 			c->nsub = c->subnext = 0;
 			c->sub_ptr = type == ns_t_ptr;
 			c->sub_any = any;

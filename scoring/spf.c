@@ -397,6 +397,7 @@ static void put(char **o, const char *p, size_t n)
  * CIDR length of the other address family is dropped, it cannot apply).
  * out must hold REWRITE_SIZE(len, marker) bytes.
  */
+/* At most 4 bytes out per byte in, plus a marker per term (4 bytes or more). */
 #define REWRITE_SIZE(len, marker) (4 * (len) + ((len) / 4 + 1) * (strlen(marker) + 8) + 64)
 
 static void rewrite(const char *text, size_t len, bool v6, const char *marker, char *out)
@@ -462,8 +463,7 @@ static void rewrite(const char *text, size_t len, bool v6, const char *marker, c
 			if (peel_cidr(&dom, false) && dom.end != rest.end)
 				c4 = (struct span){ dom.end + 1, rest.end };
 			if (v6 ? c6.p && span_eq(c6, "0") : c4.p && span_eq(c4, "0")) {
-				/* Any address of the family: "a:d<marker>" (at least
-				 * 4 bytes of input, at most 8 + the marker out). */
+				/* Any address of the family: "a:d<marker>". */
 				put(&o, " ", 1);
 				put(&o, t.p, (size_t)(name.end - t.p));
 				put(&o, ":", 1);
@@ -665,6 +665,20 @@ static void spf_quiet(const char *file, int line, const char *msg)
 	(void)msg;
 }
 
+/* The /0 marker (see the top): unguessable, so no record can forge it. */
+static void make_marker(char *out, size_t outlen)
+{
+	unsigned long long r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		r = (unsigned long long)ts.tv_nsec * 2654435761u ^ (unsigned long long)ts.tv_sec;
+	}
+	snprintf(out, outlen, ".cidr0-%016llx", r);
+}
+
 int hm_spf_new(struct hm_dns *dns, const char *receiver, struct hm_spf **spf_r,
 	       char *err, size_t errlen)
 {
@@ -679,17 +693,7 @@ int hm_spf_new(struct hm_dns *dns, const char *receiver, struct hm_spf **spf_r,
 	SPF_info_handler = spf_quiet;
 	SPF_debug_handler = spf_quiet;
 	spf->dns = dns;
-	{
-		unsigned long long r;
-
-		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
-			struct timespec ts;
-
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			r = (unsigned long long)ts.tv_nsec * 2654435761u ^ (unsigned long long)ts.tv_sec;
-		}
-		snprintf(spf->marker, sizeof(spf->marker), ".cidr0-%016llx", r);
-	}
+	make_marker(spf->marker, sizeof(spf->marker));
 	spf->layer.destroy = NULL;	/* embedded: SPF_server_free() leaves it */
 	spf->layer.lookup = layer_lookup;
 	spf->layer.get_spf = layer_get_spf;

@@ -211,6 +211,8 @@ static const struct row rows[] = {
 	ROW("-mx/0//0: the qualifier applies (IPv6)", C6, "alice@mx0neg.example.com", R(FAIL)),
 	ROW("mx/0//0 and a null MX: no match", C4, "alice@mx0null.example.com", R(NEUTRAL)),
 	ROW("a:host./0//0 (trailing dot)", C4B, "alice@a0dot.example.com", R(PASS)),
+	ROW("300 /0 terms after the match", C4, "alice@many0.example.com", R(PASS)),
+	ROW("300 /0 terms: over the DNS term limit", C4B, "alice@many0.example.com", R(PERMERROR)),
 	ROW("a:host./0//0 (trailing dot, IPv6)", C6B, "alice@a0dot.example.com", R(PASS)),
 	ROW("mx-nxdomain: no match", C4, "alice@mxnx.example.com", R(NEUTRAL)),
 	ROW("mx-nxdomain twice: at the void limit", C4, "alice@mxnx2.example.com", R(NEUTRAL)),

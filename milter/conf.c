@@ -172,7 +172,7 @@ static const struct conf_entry redis_table[] = {
 	{ "cache_ttl", E_INT, NULL, 300, 1, 86400, NULL, FIELD(redis.cache_ttl), NULL,
 	  "seconds a cached key is kept at most (edits arrive at once anyway)" },
 	{ "on_failure", E_STR, "defaults", 0, 0, 0, conv_on_failure, FIELD(redis.on_failure), NULL,
-	  "Redis down and policy not cached: \"defaults\" (server thresholds) or \"tempfail\"" },
+	  "Redis down and policy not cached: \"defaults\" (server thresholds; 451 where they would reject) or \"tempfail\" (451 at RCPT)" },
 	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
 };
 

@@ -396,7 +396,7 @@ static int judge(SMFICTX *ctx, struct hm_conn *conn, struct hm_verdict *v, const
 	hm_verdict_recipients(conn->conf, msg->result, msg->from, msg->rcpts, msg->nrcpts, v);
 	if (v->conflict)
 		hm_log(HM_LOG_NOTICE, "%s: recipients' outcomes differ: the most lenient, %s, applies "
-		       "to all", queue_id_of(ctx), hm_outcome_name(v->outcome));
+		       "to all", queue_id_of(ctx), hm_verdict_outcome_name(v->outcome, v->held));
 	msg->outcome = v->outcome;
 	msg->decided = true;
 	return 0;
@@ -427,12 +427,13 @@ static sfsistat cb_eom(SMFICTX *ctx)
 		verdict = internal_error(ctx, what);
 		hm_msglog_write(conn, qid, "tempfail");
 	} else if (conn->msg->decided && v.outcome == HM_REJECT) {
-		char text[300];
+		/* A reject that trouble may have caused is held back as 451. */
+		struct hm_reply reply;
 
-		hm_verdict_reject_text(conn->msg->result, &v, text, sizeof(text));
-		smfi_setreply(ctx, "550", "5.7.1", text);
-		hm_msglog_write(conn, qid, "reject");
-		verdict = SMFIS_REJECT;
+		hm_verdict_reply(conn->msg->result, &v, &reply);
+		smfi_setreply(ctx, (char *)reply.code, (char *)reply.status, reply.text);
+		hm_msglog_write(conn, qid, v.held ? "tempfail" : "reject");
+		verdict = v.held ? SMFIS_TEMPFAIL : SMFIS_REJECT;
 	} else if (edit_headers(ctx, conn, &v, &what) < 0) {
 		verdict = internal_error(ctx, what);
 		hm_msglog_write(conn, qid, "tempfail");

@@ -173,7 +173,7 @@ static const struct conf_entry redis_table[] = {
 	{ "cache_ttl", E_INT, NULL, 300, 1, 86400, NULL, FIELD(redis.cache_ttl), NULL,
 	  "seconds a cached key is kept at most (edits arrive at once anyway)" },
 	{ "on_failure", E_STR, "defaults", 0, 0, 0, conv_on_failure, FIELD(redis.on_failure), NULL,
-	  "Redis down and policy not cached: \"defaults\" (server thresholds) or \"tempfail\"" },
+	  "Redis down and policy not cached: \"defaults\" (server thresholds; 451 where they would reject) or \"tempfail\" (451 at RCPT)" },
 	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
 };
 
@@ -1418,19 +1418,10 @@ out:
 	return c;
 }
 
-int hm_conf_build_engine(struct hm_conf *c, bool with_store, char *err, size_t errlen)
+/* The policy store's settings in a configuration. */
+static void store_conf_of(const struct hm_conf *c, struct hm_store_conf *sc)
 {
-	struct hm_engine_conf ec = {
-		.dns = {
-			.nameservers = (const char *const *)c->dns.nameservers.items,
-			.nnameservers = c->dns.nameservers.count,
-			.timeout_ms = c->dns.timeout * 1000,
-		},
-		.receiver = c->authserv_id,
-		.psl_path = c->public_suffix_list[0] ? c->public_suffix_list : NULL,
-	};
-
-	struct hm_store_conf sc = {
+	*sc = (struct hm_store_conf){
 		.host = c->redis.host,
 		.port = (int)c->redis.port,
 		.unix_path = c->redis.socket,
@@ -1443,14 +1434,44 @@ int hm_conf_build_engine(struct hm_conf *c, bool with_store, char *err, size_t e
 		.cache_max = (size_t)c->redis.cache_size,
 		.cache_ttl_ms = c->redis.cache_ttl * 1000,
 	};
+}
+
+bool hm_conf_inherit_store(struct hm_conf *fresh, const struct hm_conf *old)
+{
+	struct hm_store_conf sc;
+
+	if (fresh->store != NULL || old == NULL || old->store == NULL)
+		return false;
+	store_conf_of(fresh, &sc);
+	if (!hm_store_same_conf(old->store, &sc))
+		return false;
+	fresh->store = hm_store_ref(old->store);
+	return true;
+}
+
+int hm_conf_build_engine(struct hm_conf *c, bool with_store, char *err, size_t errlen)
+{
+	struct hm_engine_conf ec = {
+		.dns = {
+			.nameservers = (const char *const *)c->dns.nameservers.items,
+			.nnameservers = c->dns.nameservers.count,
+			.timeout_ms = c->dns.timeout * 1000,
+		},
+		.receiver = c->authserv_id,
+		.psl_path = c->public_suffix_list[0] ? c->public_suffix_list : NULL,
+	};
+
+	struct hm_store_conf sc;
 	char why[400];
 
 	hm_engine_free(&c->engine);
-	hm_store_free(&c->store);
+	if (!with_store)
+		hm_store_free(&c->store);
 	if (hm_engine_new(&ec, &c->engine, err, errlen) < 0)
 		return -1;
-	if (!with_store)
+	if (!with_store || c->store != NULL)	/* inherited: hm_conf_inherit_store() */
 		return 0;
+	store_conf_of(c, &sc);
 	/* Redis may well be down now: the store connects when it can. */
 	if (hm_store_new(&sc, &c->store, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "policy store: %s", why);

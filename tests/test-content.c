@@ -283,6 +283,8 @@ static void test_header_and_auth_features(void **state)
 		"Cc: c@example.net, d@example.net, e@example.net\n",
 		"Organization: Example Org\n",
 		"Sender: list-bounces@example.org\n",
+		"List-Unsubscribe: <mailto:leave@lists.example.org>\n",
+		"X-Mailer-Version: 4.2\n",
 	};
 	static const struct hm_content_auth auths[] = {
 		{ HM_SPF_PASS, HM_DKIM_PASS, HM_DMARC_PASS },

@@ -28,6 +28,7 @@
 
 #include "scoring/classifier.h"
 #include "scoring/content.h"
+#include "scoring/features.h"
 
 struct msg {
 	char *name;
@@ -326,11 +327,78 @@ static double auc(struct msg *msgs, size_t n)
 	return (rank_sum - npos * (npos + 1) / 2) / (npos * nneg);
 }
 
+/* SipHash-1-3 (Aumasson and Bernstein), for comparison with hm_fhash. */
+#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND \
+	do { \
+		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
+		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2; \
+		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0; \
+		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
+	} while (0)
+
+static uint64_t siphash13(uint64_t k0, uint64_t k1, const unsigned char *p, size_t len)
+{
+	uint64_t v0 = k0 ^ 0x736f6d6570736575ull, v1 = k1 ^ 0x646f72616e646f6dull;
+	uint64_t v2 = k0 ^ 0x6c7967656e657261ull, v3 = k1 ^ 0x7465646279746573ull;
+	uint64_t b = (uint64_t)len << 56, m;
+	size_t i;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&m, p, 8);	/* little-endian hosts */
+		v3 ^= m;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (i = 0; i < len; i++)
+		b |= (uint64_t)p[i] << (8 * i);
+	v3 ^= b;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* ns per hash: 8-byte values (4-grams, pairs) and strings of 6 and 8 bytes (words). */
+static void hash_bench(void)
+{
+	static unsigned char buf[4096][8];
+	struct hm_fkey k;
+	uint64_t acc = 0, v = 12345;
+	const long n = 20000000;
+	double t[5];
+
+	hm_fkey_init(&k, eval_key);
+	for (size_t i = 0; i < 4096; i++)
+		for (size_t j = 0; j < 8; j++)
+			buf[i][j] = (unsigned char)('a' + (v = v * 6364136223846793005ull + 1) % 26);
+	t[0] = now_us();
+	for (long i = 0; i < n; i++)
+		acc += hm_fhash64(&k, HM_NS_GRAM, v += 0x9e3779b97f4a7c15ull);
+	t[1] = now_us();
+	for (long i = 0; i < n; i++)
+		acc += hm_fhash(&k, HM_NS_WORD, buf[i & 4095], 6);
+	t[2] = now_us();
+	for (long i = 0; i < n; i++)
+		acc += siphash13(k.k0, k.k1, buf[i & 4095], 6);
+	t[3] = now_us();
+	for (long i = 0; i < n; i++)
+		acc += siphash13(k.k0, k.k1, buf[i & 4095], 8);
+	t[4] = now_us();
+	printf("hash, ns each: hm_fhash64 %.2f, hm_fhash 6 bytes %.2f; SipHash-1-3 6 bytes %.2f, "
+	       "8 bytes %.2f (%llx)\n", (t[1] - t[0]) * 1e3 / n, (t[2] - t[1]) * 1e3 / n,
+	       (t[3] - t[2]) * 1e3 / n, (t[4] - t[3]) * 1e3 / n, (unsigned long long)(acc & 0xf));
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: cls-eval [--folds K] [--only-folds N] [--passes P] [--limit N]\n"
 		"  [--eta E] [--learn-margin M] [--base B] [--scale S] [--cap-spam C]\n"
-		"  [--cap-ham C] [--cal A,B] [--fit] [--tsv FILE] DIR\n");
+		"  [--cap-ham C] [--cal A,B] [--fit] [--tsv FILE] DIR\n"
+		"       cls-eval --hash-bench\n");
 	exit(2);
 }
 
@@ -341,7 +409,7 @@ int main(int argc, char **argv)
 		{ "eta", 1, NULL, 'e' }, { "learn-margin", 1, NULL, 'm' }, { "base", 1, NULL, 'b' },
 		{ "scale", 1, NULL, 's' }, { "cap-spam", 1, NULL, 'S' }, { "cap-ham", 1, NULL, 'H' },
 		{ "cal", 1, NULL, 'c' }, { "fit", 0, NULL, 'f' }, { "tsv", 1, NULL, 't' },
-		{ "only-folds", 1, NULL, 'o' }, { NULL, 0, NULL, 0 },
+		{ "only-folds", 1, NULL, 'o' }, { "hash-bench", 0, NULL, 'B' }, { NULL, 0, NULL, 0 },
 	};
 	struct opts o = {
 		.folds = 5, .passes = 1, .learn = HM_CLS_LEARN_DEFAULT, .points = HM_CLS_POINTS_DEFAULT,
@@ -372,6 +440,7 @@ int main(int argc, char **argv)
 		case 'f': o.fit = true; break;
 		case 't': o.tsv = optarg; break;
 		case 'o': o.only_folds = atoi(optarg); break;
+		case 'B': hash_bench(); return 0;
 		default: usage();
 		}
 	}

@@ -10,7 +10,11 @@
  * chosen to describe the sender's software and habits; everything a
  * receiving system adds (Received, Delivered-To, Date-like trace fields,
  * X-Spam-*, Authentication-Results, mail-client flags such as X-Status or
- * X-Keywords) is simply never read, so it cannot leak a label.
+ * X-Keywords) is simply never read, so it cannot leak a label.  Nor is
+ * Return-Path, which delivery writes and the daemon never sees (Postfix
+ * drops a sender's): the envelope sender comes through
+ * hm_content_envelope() instead, from MAIL FROM in the daemon and from the
+ * stored message's Return-Path in the learner.
  */
 #include "config.h"
 
@@ -58,9 +62,9 @@ struct hm_content {
 	struct textstream body, subj, name;
 	unsigned urls, names;
 	/* Header facts, compared at the end of the headers. */
-	char from_dom[DOMAIN_KEEP], reply_dom[DOMAIN_KEEP], rp_dom[DOMAIN_KEEP];
+	char from_dom[DOMAIN_KEEP], reply_dom[DOMAIN_KEEP], env_dom[DOMAIN_KEEP];
 	char msgid_dom[DOMAIN_KEEP];
-	bool seen_from, seen_reply, seen_rp, rp_null, seen_msgid, seen_to, seen_mailer;
+	bool seen_from, seen_reply, seen_env, env_null, seen_msgid, seen_to, seen_mailer;
 	unsigned rcpts;
 	bool eoh_done, finished;
 };
@@ -286,23 +290,18 @@ static void stream_shape(struct hm_content *c, const struct textstream *t, const
  */
 static const char *reg_domain(const char *d)
 {
-	const char *dots[3] = { NULL, NULL, NULL };
-	size_t len = strlen(d);
+	const char *dot[3] = { NULL, NULL, NULL };	/* the last three dots, right to left */
+	size_t len = strlen(d), found = 0;
 
-	for (const char *p = d + len; p > d; p--)
-		if (p[-1] == '.') {
-			dots[2] = dots[1];
-			dots[1] = dots[0];
-			dots[0] = p - 1;
-			if (dots[2])
-				break;
-		}
-	/* dots[0] is the last dot, dots[1] the one before, dots[2] before that. */
-	if (dots[1] == NULL)
-		return d;
-	if (len - (size_t)(dots[0] - d) == 3 && dots[0] - dots[1] - 1 <= 3)
-		return dots[2] ? dots[2] + 1 : d;
-	return dots[1] + 1;
+	for (const char *p = d + len; p > d && found < 3; p--)
+		if (p[-1] == '.')
+			dot[found++] = p - 1;
+	if (found < 2)
+		return d;		/* "example" or "example.org" */
+	/* "example.co.uk": a 2-letter TLD under a label of up to 3 letters. */
+	if (len - (size_t)(dot[0] - d) == 3 && dot[0] - dot[1] - 1 <= 3)
+		return found == 3 ? dot[2] + 1 : d;
+	return dot[1] + 1;
 }
 
 static void keep_domain(char *dst, const char *src, size_t len)
@@ -465,7 +464,7 @@ static unsigned count_addrs(const char *v)
 
 /* The headers read, and what each is. */
 enum hkind {
-	HK_FROM, HK_REPLY_TO, HK_RETURN_PATH, HK_SENDER, HK_CT, HK_CTE, HK_MAILER, HK_MSGID,
+	HK_FROM, HK_REPLY_TO, HK_SENDER, HK_CT, HK_CTE, HK_MAILER, HK_MSGID,
 	HK_TO, HK_CC, HK_LIST_ID, HK_PRECEDENCE, HK_REPLY, HK_PRIO, HK_MIME_VERSION,
 	HK_ORGANIZATION, HK_PRESENT,
 };
@@ -484,7 +483,7 @@ static const struct {
 	size_t len;
 	enum hkind kind;
 } headers[] = {
-	H("From", HK_FROM), H("Reply-To", HK_REPLY_TO), H("Return-Path", HK_RETURN_PATH),
+	H("From", HK_FROM), H("Reply-To", HK_REPLY_TO),
 	H("Sender", HK_SENDER), H("Content-Type", HK_CT),
 	H("Content-Transfer-Encoding", HK_CTE), H("X-Mailer", HK_MAILER),
 	H("User-Agent", HK_MAILER), H("Message-ID", HK_MSGID), H("To", HK_TO), H("Cc", HK_CC),
@@ -551,12 +550,6 @@ int hm_content_header(struct hm_content *c, const char *name, const char *value)
 	case HK_REPLY_TO:
 		c->seen_reply = true;
 		value_domain(v, c->reply_dom);
-		break;
-	case HK_RETURN_PATH:
-		/* Only its domain: the value itself is the MTA's. */
-		c->seen_rp = true;
-		c->rp_null = strstr(v, "<>") != NULL;
-		value_domain(v, c->rp_dom);
 		break;
 	case HK_SENDER:
 		add_kvs(c, HM_NS_HEADER, "sender", "1");
@@ -632,11 +625,6 @@ static void header_relations(struct hm_content *c)
 {
 	add_kvs(c, HM_NS_HEADER, "reply-to",
 		!c->seen_reply ? "none" : same_org(c->reply_dom, c->from_dom) ? "same" : "other");
-	add_kvs(c, HM_NS_HEADER, "return-path",
-		!c->seen_rp ? "none" : c->rp_null ? "null" :
-		same_org(c->rp_dom, c->from_dom) ? "same" : "other");
-	if (c->seen_rp && c->rp_dom[0])
-		add_kvs(c, HM_NS_HEADER, "return-path.reg", reg_domain(c->rp_dom));
 	add_kvs(c, HM_NS_HEADER, "msgid",
 		!c->seen_msgid ? "none" : same_org(c->msgid_dom, c->from_dom) ? "same" :
 		c->msgid_dom[0] == '[' || strspn(c->msgid_dom, "0123456789.") == strlen(c->msgid_dom) ?
@@ -670,6 +658,19 @@ int hm_content_body(struct hm_content *c, const unsigned char *chunk, size_t len
 	return c->failed ? -1 : 0;
 }
 
+int hm_content_envelope(struct hm_content *c, const char *mail_from)
+{
+	char v[256];
+
+	if (c->failed)
+		return -1;
+	clean_value(mail_from ? mail_from : "<>", v, sizeof(v));
+	c->seen_env = true;
+	c->env_null = v[0] == '\0' || strcmp(v, "<>") == 0;
+	value_domain(v, c->env_dom);
+	return 0;
+}
+
 int hm_content_auth(struct hm_content *c, const struct hm_content_auth *auth)
 {
 	char v[8];
@@ -698,6 +699,12 @@ int hm_content_finish(struct hm_content *c, const uint32_t **idx_r, size_t *n_r)
 			return -1;
 		}
 		stream_break(c, &c->body);
+		if (c->seen_env) {
+			add_kvs(c, HM_NS_HEADER, "envfrom", c->env_null ? "null" :
+				same_org(c->env_dom, c->from_dom) ? "same" : "other");
+			if (c->env_dom[0])
+				add_kvs(c, HM_NS_HEADER, "envfrom.reg", reg_domain(c->env_dom));
+		}
 		stream_shape(c, &c->body, "body.caps");
 		stream_shape(c, &c->subj, "subject.caps");
 		add_count(c, "urls", c->urls);

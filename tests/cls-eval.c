@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "scoring/classifier.h"
@@ -149,7 +150,11 @@ static int feed(struct hm_content *c, const char *text, size_t len)
 					*colon = '\0';
 					while (e > field && (e[-1] == ' ' || e[-1] == '\t'))
 						*--e = '\0';
-					rc |= hm_content_header(c, field, colon + 1);
+					/* Delivery wrote it: the envelope, as the learner gives it. */
+					if (strcasecmp(field, "Return-Path") == 0)
+						rc |= hm_content_envelope(c, colon + 1);
+					else
+						rc |= hm_content_header(c, field, colon + 1);
 				}
 				flen = 0;
 			}

@@ -58,13 +58,16 @@ size_t hm_utf8_put(unsigned long c, char *out)
  * surrogate, at most U+10FFFF), 0 when invalid, -1 when valid so far but
  * cut by the end of the input.
  */
-static int utf8_check(const unsigned char *s, size_t n)
+static inline int utf8_check(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
 	int len;
 
 	if (c < 0x80)
 		return 1;
+	/* The common case first: a two-byte character (Latin, Cyrillic, Greek...). */
+	if (c >= 0xc2 && c < 0xe0 && n >= 2 && (s[1] & 0xc0) == 0x80)
+		return 2;
 	if (c < 0xc2)
 		return 0;
 	if (c < 0xe0) {
@@ -102,6 +105,23 @@ size_t hm_utf8_seq(const unsigned char *s, size_t n)
 	return r > 0 ? (size_t)r : 0;
 }
 
+/* How many bytes at s are ASCII: eight at a time, as text is mostly ASCII. */
+static size_t ascii_run(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, s + i, 8);
+		if (w & 0x8080808080808080ull)
+			break;
+	}
+	while (i < n && s[i] < 0x80)
+		i++;
+	return i;
+}
+
 /* Output collected in a local buffer and passed on in whole characters. */
 struct outbuf {
 	char b[OUT_MAX];
@@ -109,9 +129,42 @@ struct outbuf {
 	struct hm_charset *cs;
 };
 
+/*
+ * iconv's output is checked, not trusted: glibc opens odd names (it drops
+ * punctuation, so "utf-\xf88" is UTF-8) and its UTF-8 decoder lets
+ * sequences past U+10FFFF through.  Each invalid byte becomes U+FFFD.
+ */
+static void out_checked(struct hm_charset *cs, const char *b, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)b;
+	size_t i = 0, start = 0;
+
+	while (i < n) {
+		int r;
+
+		i += ascii_run(s + i, n - i);
+		if (i == n)
+			break;
+		r = utf8_check(s + i, n - i);
+		if (r > 0) {
+			i += (size_t)r;
+			continue;
+		}
+		if (i > start)
+			cs->out(cs->arg, b + start, i - start);
+		cs->out(cs->arg, "\xef\xbf\xbd", 3);
+		cs->bad = true;
+		start = ++i;
+	}
+	if (n > start)
+		cs->out(cs->arg, b + start, n - start);
+}
+
 static void out_flush(struct outbuf *o)
 {
-	if (o->len > 0)
+	if (o->len > 0 && o->cs->kind == HM_CS_ICONV)
+		out_checked(o->cs, o->b, o->len);
+	else if (o->len > 0)
 		o->cs->out(o->cs->arg, o->b, o->len);
 	o->len = 0;
 }
@@ -139,35 +192,39 @@ static void out_bytes(struct outbuf *o, const unsigned char *s, size_t n)
 	}
 }
 
-/* Lenient UTF-8 (see charset.h); the bytes consumed. */
+/*
+ * Lenient UTF-8 (see charset.h); the bytes consumed.  Valid spans go to the
+ * callback straight from the input, without a copy; each invalid byte is
+ * read as windows-1252.
+ */
 static size_t conv_utf8(struct hm_charset *cs, struct outbuf *o, const unsigned char *s,
 			size_t n, bool final)
 {
-	size_t i = 0;
+	size_t i = 0, start = 0;
 
+	out_flush(o);
 	while (i < n) {
-		size_t j = i;
 		int r;
 
-		while (j < n && s[j] < 0x80)
-			j++;
-		if (j > i) {
-			out_bytes(o, s + i, j - i);
-			i = j;
-			continue;
-		}
+		i += ascii_run(s + i, n - i);
+		if (i == n)
+			break;
 		r = utf8_check(s + i, n - i);
 		if (r > 0) {
-			out_bytes(o, s + i, (size_t)r);
 			i += (size_t)r;
-		} else if (r < 0 && !final) {
-			break;
-		} else {
-			cs->bad = true;
-			out_cp(o, hm_w1252(s[i]));
-			i++;
+			continue;
 		}
+		if (r < 0 && !final)
+			break;
+		cs->bad = true;
+		if (i > start)
+			cs->out(cs->arg, (const char *)s + start, i - start);
+		out_cp(o, hm_w1252(s[i]));
+		out_flush(o);
+		start = ++i;
 	}
+	if (i > start)
+		cs->out(cs->arg, (const char *)s + start, i - start);
 	return i;
 }
 
@@ -176,10 +233,8 @@ static size_t conv_w1252(struct outbuf *o, const unsigned char *s, size_t n)
 	size_t i = 0;
 
 	while (i < n) {
-		size_t j = i;
+		size_t j = i + ascii_run(s + i, n - i);
 
-		while (j < n && s[j] < 0x80)
-			j++;
 		out_bytes(o, s + i, j - i);
 		if (j < n)
 			out_cp(o, hm_w1252(s[j++]));
@@ -332,6 +387,21 @@ void hm_charset_start(struct hm_charset *cs, const char *name)
 	hm_charset_close(cs);
 	cs->cd = (void *)iconv_open("UTF-8", as);
 	if ((iconv_t)cs->cd == (iconv_t)-1) {
+		/* "x-foo", "foo_charset" (seen in spam): try "foo" once. */
+		char *p;
+
+		if (as == lc && ((p = strstr(lc, "_charset")) != NULL ||
+				 (p = strstr(lc, "-charset")) != NULL)) {
+			*p = '\0';
+			hm_charset_start(cs, lc);
+			cs->unknown = true;
+			return;
+		}
+		if (as == lc && strncmp(lc, "x-", 2) == 0 && lc[2] != '\0') {
+			hm_charset_start(cs, lc + 2);
+			cs->unknown = true;
+			return;
+		}
 		cs->unknown = true;	/* lenient UTF-8 / windows-1252 */
 		return;
 	}

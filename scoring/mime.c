@@ -82,7 +82,7 @@ struct hm_mime {
 	size_t text_used, header_used;
 	unsigned hosts, emitted;
 
-	unsigned char dec[LINE_MAX_ + 8];
+	unsigned char dec[LINE_MAX_ + 40];	/* room for hm_qp_decode */
 	char hbuf[HDR_DECODE_MAX];
 };
 
@@ -227,6 +227,11 @@ static void part_reset(struct hm_mime *m, bool digest)
 
 static void part_header(struct hm_mime *m, const char *name, const char *value, bool top)
 {
+	char c = (char)(name[0] | 0x20);
+
+	/* Most fields are none of these: one test of the first letter. */
+	if (c != 'c' && c != 's' && c != 'f')
+		return;
 	if (hm_mimehdr_is(name, "Content-Type")) {
 		if (!hm_mimehdr_ctype(value, m->cur.type, &m->cur.ct))
 			m->st.malformed = true;
@@ -350,7 +355,7 @@ static void body_begin(struct hm_mime *m)
 /* The end of a text part: flush every stage, then a break. */
 static void text_end(struct hm_mime *m)
 {
-	unsigned char tail[4];
+	unsigned char tail[40];
 	size_t n;
 	bool bad = false;
 
@@ -428,11 +433,12 @@ static bool boundary(struct hm_mime *m, const unsigned char *s, size_t n)
 			continue;
 
 		part_end(m);
-		if (m->nlv > k + 1)
-			m->st.malformed = true;	/* inner multiparts left open */
-		while (m->nlv > k + 1)
-			if (!m->lv[--m->nlv].message)
+		while (m->nlv > k + 1) {
+			if (!m->lv[--m->nlv].message) {
 				m->nmulti--;
+				m->st.malformed = true;	/* an inner multipart left open */
+			}
+		}
 		if (close) {
 			m->nlv--;
 			m->nmulti--;
@@ -496,7 +502,7 @@ static void text_segment(struct hm_mime *m, const unsigned char *s, size_t n, bo
 	bool bad = false;
 
 	if (m->st.truncated) {
-		m->mode = M_SKIP;
+		text_end(m);		/* what was decoded goes out; the rest is skipped */
 		return;
 	}
 	switch (m->cur.cte) {
@@ -626,7 +632,9 @@ int hm_mime_body(struct hm_mime *m, const unsigned char *chunk, size_t len)
 			break;
 		}
 		k = (size_t)(nl - chunk);
-		if (m->linelen == 0) {
+		if (m->linelen == 0 && k < sizeof(m->line)) {
+			/* A whole line in the chunk: no copy.  A longer one goes
+			 * through the buffer, cut where chunked input cuts it. */
 			line_end(m, chunk, k);
 		} else {
 			line_add(m, chunk, k);

@@ -28,10 +28,10 @@ static unsigned char lower(unsigned char c)
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
-/* Trim trailing dots and check the host: its length, or 0. */
+/* Trim what no host name ends with (".", "-", "_"), check: its length, or 0. */
 static size_t host_done(char *h, size_t len)
 {
-	while (len > 0 && h[len - 1] == '.')
+	while (len > 0 && (h[len - 1] == '.' || h[len - 1] == '-' || h[len - 1] == '_'))
 		len--;
 	while (len > 0 && h[0] == '.') {
 		memmove(h, h + 1, --len);
@@ -58,7 +58,7 @@ size_t hm_url_host(const char *url, size_t n, char *out)
 	else
 		return 0;
 	/* User info ends at the last "@" before the path. */
-	for (size_t j = i; j < n && userchar(s[j]); j++)
+	for (size_t j = i; j < n && (userchar(s[j]) || s[j] == '@'); j++)
 		if (s[j] == '@')
 			i = j + 1;
 	for (; i < n && hostchar(s[i]); i++) {
@@ -86,40 +86,47 @@ static void emit_host(struct hm_urlscan *u, hm_host_fn *fn, void *arg)
 	u->toolong = false;
 }
 
+/*
+ * Does the text before offset j of s (continued back into u->back) end
+ * with "http" or "https", any case?
+ */
+static bool scheme_before(const struct hm_urlscan *u, const unsigned char *s, size_t j)
+{
+	unsigned char b[5];
+
+	for (size_t k = 1; k <= 5; k++)
+		b[5 - k] = lower(j >= k ? s[j - k] : u->back[5 - (k - j)]);
+	return memcmp(b + 1, "http", 4) == 0 || memcmp(b, "https", 5) == 0;
+}
+
 void hm_urlscan_feed(struct hm_urlscan *u, const char *str, size_t n, hm_host_fn *fn, void *arg)
 {
-	static const char scheme[] = "https://";
 	const unsigned char *s = (const unsigned char *)str;
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = s[i];
 
 		if (u->state == 0) {
-			unsigned char l = lower(c);
+			/* Fast path: a URL scheme ends at a ":", a rare byte in text. */
+			const unsigned char *colon = memchr(s + i, ':', n - i);
 
-			if (u->idx == 0) {
-				/* Fast path: skip to the next "h". */
-				while (i < n && (s[i] | 0x20) != 'h')
-					i++;
-				if (i == n)
-					return;
-				u->idx = 1;
-				continue;
-			}
-			if (u->idx == 4 && l == 's') {
-				u->idx = 5;
-			} else if (u->idx == 4 && l == ':') {
-				u->idx = 6;
-			} else if (l == (unsigned char)scheme[u->idx]) {
-				u->idx++;
-			} else {
-				u->idx = l == 'h' ? 1 : 0;
-			}
-			if (u->idx == 8) {
-				u->state = 1;
+			if (colon == NULL)
+				break;
+			i = (size_t)(colon - s);
+			if (scheme_before(u, s, i)) {
+				u->state = 3;
 				u->idx = 0;
 			}
-		} else if (u->state == 1 && hostchar(c)) {
+		} else if (u->state == 3) {
+			if (c == '/' && ++u->idx == 2)
+				u->state = 1;
+			else if (c != '/')
+				u->state = 0;
+			if (c == ':')
+				i--;		/* it may end another scheme: look again */
+		} else if (u->state == 1 && hostchar(c) && c < 0x80) {
+			/* In running text a host ends at non-ASCII: CJK text often
+			 * follows a URL without a blank, IDN hosts in text are rare. */
 			if (u->hlen < HM_URLHOST_MAX)
 				u->host[u->hlen++] = (char)lower(c);
 			else
@@ -137,9 +144,14 @@ void hm_urlscan_feed(struct hm_urlscan *u, const char *str, size_t n, hm_host_fn
 			/* a port, or a password */
 		} else {
 			emit_host(u, fn, arg);
-			if (lower(c) == 'h')
-				u->idx = 1;
 		}
+	}
+	/* Remember the last bytes: a scheme may end in the next piece. */
+	if (n >= sizeof(u->back)) {
+		memcpy(u->back, s + n - sizeof(u->back), sizeof(u->back));
+	} else {
+		memmove(u->back, u->back + n, sizeof(u->back) - n);
+		memcpy(u->back + sizeof(u->back) - n, s, n);
 	}
 }
 

@@ -87,13 +87,18 @@ void hm_b64_finish(struct hm_b64 *b, bool *bad)
 void hm_qp_init(struct hm_qp *q)
 {
 	q->npend = 0;
+	q->nblanks = 0;
 }
 
 size_t hm_qp_decode(struct hm_qp *q, const unsigned char *in, size_t n, bool eol,
 		    unsigned char *out, bool *bad)
 {
 	size_t o = 0, i = 0;
-	unsigned char *p;
+
+	/* Blanks held back from the previous piece: trimmed below if the line ends. */
+	memcpy(out, q->blanks, q->nblanks);
+	o = q->nblanks;
+	q->nblanks = 0;
 
 	/* Finish an "=" or "=X" left by the previous piece. */
 	while (q->npend > 0 && i < n) {
@@ -133,16 +138,13 @@ size_t hm_qp_decode(struct hm_qp *q, const unsigned char *in, size_t n, bool eol
 	}
 
 	while (i < n) {
-		p = memchr(in + i, '=', n - i);
-		if (p == NULL) {
-			memcpy(out + o, in + i, n - i);
-			o += n - i;
+		/* A byte loop: in encoded text "=" comes every few bytes. */
+		while (i < n && in[i] != '=')
+			out[o++] = in[i++];
+		if (i == n)
 			break;
-		}
-		memcpy(out + o, in + i, (size_t)(p - (in + i)));
-		o += (size_t)(p - (in + i));
-		i = (size_t)(p - in) + 1;
-		if (i + 1 < n + 0 && hm_hexval(in[i]) >= 0 && hm_hexval(in[i + 1]) >= 0) {
+		i++;
+		if (i + 1 < n && hm_hexval(in[i]) >= 0 && hm_hexval(in[i + 1]) >= 0) {
 			out[o++] = (unsigned char)(hm_hexval(in[i]) << 4 | hm_hexval(in[i + 1]));
 			i += 2;
 			continue;
@@ -169,6 +171,13 @@ size_t hm_qp_decode(struct hm_qp *q, const unsigned char *in, size_t n, bool eol
 		*bad = true;
 	}
 
+	if (!eol) {
+		/* Trailing blanks wait: they are padding if the line ends next. */
+		while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '\t') &&
+		       q->nblanks < sizeof(q->blanks))
+			q->blanks[q->nblanks++] = out[--o];
+		return o;
+	}
 	if (eol) {
 		if (q->npend == 1) {
 			q->npend = 0;	/* soft line break */
@@ -192,6 +201,9 @@ size_t hm_qp_finish(struct hm_qp *q, unsigned char *out)
 {
 	size_t o = 0;
 
+	memcpy(out, q->blanks, q->nblanks);
+	o = q->nblanks;
+	q->nblanks = 0;
 	if (q->npend > 0)
 		out[o++] = '=';
 	if (q->npend > 1)

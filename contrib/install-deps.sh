@@ -10,8 +10,8 @@ BUILD_PKGS="build-essential autoconf automake pkg-config
 	libmilter-dev libopendkim-dev libspf2-dev libopendmarc-dev
 	libhiredis-dev libconfuse-dev libunbound-dev libpcre2-dev publicsuffix"
 TEST_PKGS="libcmocka-dev redis-server postfix python3 python3-dnspython
-	python3-dkim valgrind unbound-host dovecot-core dovecot-sieve
-	debhelper lintian rpm cpio libgmime-3.0-dev npm"
+	python3-dkim valgrind unbound-host dovecot-core dovecot-sieve dovecot-imapd
+	debhelper lintian rpm cpio npm libgmime-3.0-dev"
 
 pkgs=$BUILD_PKGS
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"

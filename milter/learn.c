@@ -4,8 +4,8 @@
  * Files are mapped, not read: an mbox may be large.  A message is split
  * into header fields and body as the MTA hands them to the milter (the
  * value is everything after the colon, folded lines joined with CRLF; the
- * body with CRLF line ends) and fed to the same feature extractor as the
- * daemon's.  Each message is learned on its own, in order, so a batch
+ * body with CRLF line ends; no Return-Path, which only delivery adds) and
+ * fed to the same feature extractor as the daemon's.  Each message is learned on its own, in order, so a batch
  * learns as a stream of mail would: a message is only learned where the
  * model (updated by the messages before it) is not already confident.
  */
@@ -142,6 +142,14 @@ static void field(struct feed *f, char *text, size_t len)
 	*colon = '\0';
 	while (end > text && (end[-1] == ' ' || end[-1] == '\t'))
 		*--end = '\0';
+	/*
+	 * Return-Path is written by the delivery agent; Postfix's cleanup
+	 * drops any a sender wrote before the milter sees the headers
+	 * (message_drop_headers), so the daemon never has one: neither may
+	 * the learner, or it would learn features the daemon never sees.
+	 */
+	if (strcasecmp(text, "Return-Path") == 0)
+		return;
 	/* Ours, the topmost: added at delivery, after any forged one was removed. */
 	if (!f->auth_found && strcasecmp(text, "Authentication-Results") == 0 &&
 	    hm_authres_is_ours(colon + 1, f->authserv_id)) {

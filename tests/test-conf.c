@@ -20,6 +20,7 @@
 
 #include "milter/conf.h"
 #include "milter/log.h"
+#include "policy/store.h"
 
 /* A failure with its case and what differed, as a TAP comment. */
 #define FAIL(...) do { \
@@ -401,6 +402,42 @@ static void test_check_file_unreadable(void **state)
 
 /* --- the snapshot -------------------------------------------------------- */
 
+/* Learning writes go to redis.write_host/write_port; reads never do. */
+static void test_classifier_and_write_host(void **state)
+{
+	struct report r;
+	struct hm_conf *c = load_text("redis { socket = \"/run/redis.sock\" port = 6380 }\n"
+				      "classifier { min_spam = 5 scale = 1.5 enabled = no }\n", &r);
+	struct hm_store_conf rd, wr;
+
+	(void)state;
+	if (c == NULL)
+		FAIL("refused: %s", r.text);
+	hm_conf_store_conf(c, false, &rd);
+	hm_conf_store_conf(c, true, &wr);
+	/* No write_host: learning writes where the daemon reads. */
+	assert_string_equal(wr.unix_path, "/run/redis.sock");
+	assert_int_equal(wr.port, 6380);
+	assert_int_equal(c->cls_points.min_spam, 5);
+	assert_int_equal(c->cls_points.min_ham, 200);
+	assert_true(c->cls_points.scale == 1.5 && c->cls_points.cap_spam == 10);
+	assert_int_equal(c->classifier.enabled, 0);
+	hm_conf_release(&c);
+
+	c = load_text("redis { socket = \"/run/redis.sock\" write_host = \"10.1.2.3\" "
+		      "write_port = 7000 }\n", &r);
+	if (c == NULL)
+		FAIL("refused: %s", r.text);
+	hm_conf_store_conf(c, false, &rd);
+	hm_conf_store_conf(c, true, &wr);
+	assert_string_equal(rd.unix_path, "/run/redis.sock");
+	assert_string_equal(wr.unix_path, "");
+	assert_string_equal(wr.host, "10.1.2.3");
+	assert_int_equal(wr.port, 7000);
+	assert_string_equal(wr.prefix, "hm:");
+	hm_conf_release(&c);
+}
+
 static void test_snapshot(void **state)
 {
 	struct report r;
@@ -475,6 +512,7 @@ int main(void)
 	add("file check: empty, readable, missing, directory", test_check_file, NULL);
 	add("file check: unreadable", test_check_file_unreadable, NULL);
 	add("snapshot: publish, acquire, release, reload", test_snapshot, NULL);
+	add("classifier section and redis.write_host", test_classifier_and_write_host, NULL);
 	rc = _cmocka_run_group_tests("conf", tests, ntests, group_setup, group_teardown);
 	for (size_t i = 0; i < ntests; i++)
 		free((char *)tests[i].name);

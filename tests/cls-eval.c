@@ -8,7 +8,9 @@
  * at the top is skipped).  Each message is fed to hm_content as scan mode
  * feeds the milter (header fields with their folding, then the body as CRLF
  * text in chunks), once; the folds are fixed by a hash of the file name.
- * For each fold a fresh model learns the other folds in a shuffled order
+ * (Return-Path, which delivery writes, is not a header the daemon sees:
+ * dropped, as the learner does, or with --envelope given as the envelope
+ * sender.)  For each fold a fresh model learns the other folds in a shuffled order
  * (hm_cls_step, as the learner does), then each held-out message is judged
  * the daemon's way (margin, calibration, points) and its score is the
  * points plus --base, what the other symbols give a message.  The figures
@@ -115,6 +117,9 @@ static char *slurp(const char *path, size_t *len_r)
  * value after the colon with its folding as CRLF), the body with CRLF line
  * ends in 16 KiB chunks.
  */
+static const unsigned char eval_key[HM_CLS_KEY_LEN] = "cls-eval key 01";
+static bool use_envelope;
+
 static int feed(struct hm_content *c, const char *text, size_t len)
 {
 	const char *p = text, *end = text + len;
@@ -150,11 +155,12 @@ static int feed(struct hm_content *c, const char *text, size_t len)
 					*colon = '\0';
 					while (e > field && (e[-1] == ' ' || e[-1] == '\t'))
 						*--e = '\0';
-					/* Delivery wrote it: the envelope, as the learner gives it. */
-					if (strcasecmp(field, "Return-Path") == 0)
-						rc |= hm_content_envelope(c, colon + 1);
-					else
+					/* Delivery wrote it: no header the daemon sees;
+					 * with --envelope, the envelope sender. */
+					if (strcasecmp(field, "Return-Path") != 0)
 						rc |= hm_content_header(c, field, colon + 1);
+					else if (use_envelope)
+						rc |= hm_content_envelope(c, colon + 1);
 				}
 				flen = 0;
 			}
@@ -207,7 +213,6 @@ static int feed(struct hm_content *c, const char *text, size_t len)
 	return rc;
 }
 
-static const unsigned char eval_key[HM_CLS_KEY_LEN] = "cls-eval key 01";
 
 /* Extract one message's features (the timed part, with the margin). */
 static int extract(struct msg *m, const char *path, double *us_r)
@@ -402,7 +407,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: cls-eval [--folds K] [--only-folds N] [--passes P] [--limit N]\n"
 		"  [--eta E] [--learn-margin M] [--base B] [--scale S] [--cap-spam C]\n"
-		"  [--cap-ham C] [--cal A,B] [--fit] [--tsv FILE] DIR\n"
+		"  [--cap-ham C] [--cal A,B] [--fit] [--envelope] [--tsv FILE] DIR\n"
 		"       cls-eval --hash-bench\n");
 	exit(2);
 }
@@ -414,7 +419,8 @@ int main(int argc, char **argv)
 		{ "eta", 1, NULL, 'e' }, { "learn-margin", 1, NULL, 'm' }, { "base", 1, NULL, 'b' },
 		{ "scale", 1, NULL, 's' }, { "cap-spam", 1, NULL, 'S' }, { "cap-ham", 1, NULL, 'H' },
 		{ "cal", 1, NULL, 'c' }, { "fit", 0, NULL, 'f' }, { "tsv", 1, NULL, 't' },
-		{ "only-folds", 1, NULL, 'o' }, { "hash-bench", 0, NULL, 'B' }, { NULL, 0, NULL, 0 },
+		{ "only-folds", 1, NULL, 'o' }, { "hash-bench", 0, NULL, 'B' },
+		{ "envelope", 0, NULL, 'E' }, { NULL, 0, NULL, 0 },
 	};
 	struct opts o = {
 		.folds = 5, .passes = 1, .learn = HM_CLS_LEARN_DEFAULT, .points = HM_CLS_POINTS_DEFAULT,
@@ -446,6 +452,7 @@ int main(int argc, char **argv)
 		case 't': o.tsv = optarg; break;
 		case 'o': o.only_folds = atoi(optarg); break;
 		case 'B': hash_bench(); return 0;
+		case 'E': use_envelope = true; break;
 		default: usage();
 		}
 	}

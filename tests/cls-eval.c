@@ -40,6 +40,7 @@ struct msg {
 	uint32_t *idx;
 	size_t n;
 	size_t bytes;
+	double us;			/* CPU to extract its features */
 	double margin;			/* held-out */
 	double score;
 	bool speaks;
@@ -291,6 +292,7 @@ static int load_class(const char *dir, const char *sub, bool spam, unsigned limi
 			fprintf(stderr, "cls-eval: %s: cannot read or extract\n", path);
 			return -1;
 		}
+		m->us = t;
 		*us += t;
 		*bytes += m->bytes;
 		taken++;
@@ -594,6 +596,19 @@ int main(int argc, char **argv)
 		}
 		printf("extraction: %.1f us per message, %.1f us per 10 KiB; judging %.2f us per message\n",
 		       us / n, us / ((double)bytes / 10240), judge_us / (judged ? judged : 1));
+		{
+			double t10 = 0;
+			size_t n10 = 0;
+
+			for (size_t i = 0; i < n; i++)
+				if (msgs[i].bytes >= 9 * 1024 && msgs[i].bytes < 11 * 1024) {
+					t10 += msgs[i].us;
+					n10++;
+				}
+			if (n10)
+				printf("messages of 9 to 11 KiB: %zu, %.1f us each (decoding and features)\n",
+				       n10, t10 / n10);
+		}
 		free(held);
 		free(hm);
 		free(hy);
@@ -605,5 +620,6 @@ int main(int argc, char **argv)
 	free(msgs);
 	free(lm);
 	free(ly);
+	hm_fset_pool_drain();
 	return 0;
 }

@@ -56,6 +56,9 @@ struct opts {
 	double cal_a, cal_b;
 	bool fit;			/* fit the calibration on the learning margins */
 	const char *tsv;
+	int order;			/* 0 shuffled, 1 spam first, 2 ham first */
+	int replay, replay_n;		/* replay buffer per class, replays per message */
+	int consolidate;		/* passes over the kept sets at the end */
 };
 
 static double now_us(void)
@@ -409,7 +412,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: cls-eval [--folds K] [--only-folds N] [--passes P] [--limit N]\n"
 		"  [--eta E] [--learn-margin M] [--base B] [--scale S] [--cap-spam C]\n"
-		"  [--cap-ham C] [--cal A,B] [--fit] [--envelope] [--tsv FILE] DIR\n"
+		"  [--cap-ham C] [--cal A,B] [--fit] [--envelope] [--order shuffled|spam-first|ham-first]\n"
+		"  [--tsv FILE] DIR\n"
 		"       cls-eval --hash-bench\n");
 	exit(2);
 }
@@ -422,11 +426,13 @@ int main(int argc, char **argv)
 		{ "scale", 1, NULL, 's' }, { "cap-spam", 1, NULL, 'S' }, { "cap-ham", 1, NULL, 'H' },
 		{ "cal", 1, NULL, 'c' }, { "fit", 0, NULL, 'f' }, { "tsv", 1, NULL, 't' },
 		{ "only-folds", 1, NULL, 'o' }, { "hash-bench", 0, NULL, 'B' },
-		{ "envelope", 0, NULL, 'E' }, { NULL, 0, NULL, 0 },
+		{ "envelope", 0, NULL, 'E' }, { "order", 1, NULL, 'O' },
+		{ "replay", 1, NULL, 'R' }, { "replay-n", 1, NULL, 'N' },
+		{ "consolidate", 1, NULL, 'C' }, { NULL, 0, NULL, 0 },
 	};
 	struct opts o = {
 		.folds = 5, .passes = 1, .learn = HM_CLS_LEARN_DEFAULT, .points = HM_CLS_POINTS_DEFAULT,
-		.base = 2.5, .cal_a = HM_CLS_CAL_A, .cal_b = HM_CLS_CAL_B,
+		.base = 2.5, .cal_a = HM_CLS_CAL_A, .cal_b = HM_CLS_CAL_B, .replay_n = 1,
 	};
 	struct msg *msgs = NULL;
 	size_t n = 0, cap = 0, bytes = 0, steps = 0;
@@ -455,6 +461,12 @@ int main(int argc, char **argv)
 		case 'o': o.only_folds = atoi(optarg); break;
 		case 'B': hash_bench(); return 0;
 		case 'E': use_envelope = true; break;
+		case 'R': o.replay = atoi(optarg); break;
+		case 'N': o.replay_n = atoi(optarg); break;
+		case 'C': o.consolidate = atoi(optarg); break;
+		case 'O':
+			o.order = strcmp(optarg, "spam-first") == 0 ? 1 : strcmp(optarg, "ham-first") == 0 ? 2 : 0;
+			break;
 		default: usage();
 		}
 	}
@@ -471,6 +483,8 @@ int main(int argc, char **argv)
 	for (int fold = 0; fold < (o.only_folds ? o.only_folds : o.folds); fold++) {
 		struct hm_cls_model *model = hm_cls_model_new(eval_key);
 		size_t *order = malloc(n * sizeof(*order)), nt = 0;
+		size_t *rs = calloc((size_t)o.replay + 1, sizeof(*rs)), *rh = calloc((size_t)o.replay + 1, sizeof(*rh));
+		size_t nrs = 0, nrh = 0;
 		uint64_t seed = 0x9e3779b97f4a7c15ull + (uint64_t)fold;
 		double fa, fb;
 
@@ -487,6 +501,19 @@ int main(int argc, char **argv)
 				order[i - 1] = order[j];
 				order[j] = t;
 			}
+			/* Classes one after the other (stable: still shuffled within). */
+			if (o.order) {
+				size_t w = 0, *tmp = malloc(nt * sizeof(*tmp));
+
+				if (tmp == NULL)
+					return 1;
+				for (int pass2 = 0; pass2 < 2; pass2++)
+					for (size_t k = 0; k < nt; k++)
+						if (msgs[order[k]].spam == ((o.order == 1) == (pass2 == 0)))
+							tmp[w++] = order[k];
+				memcpy(order, tmp, nt * sizeof(*tmp));
+				free(tmp);
+			}
 			for (size_t k = 0; k < nt; k++) {
 				struct msg *m = &msgs[order[k]];
 				int delta;
@@ -500,8 +527,44 @@ int main(int argc, char **argv)
 					hm_cls_model_apply(model, m->idx, m->n, delta);
 					steps++;
 				}
+				if (o.replay) {
+					/* Keep the last o.replay of each class; replay one of the other. */
+					size_t *buf = m->spam ? rs : rh, *nb = m->spam ? &nrs : &nrh;
+					size_t *obuf = m->spam ? rh : rs, onb = m->spam ? nrh : nrs;
+
+					buf[(*nb)++ % (size_t)o.replay] = order[k];
+					for (int rep = 0; rep < o.replay_n && onb > 0; rep++) {
+						size_t lim = onb < (size_t)o.replay ? onb : (size_t)o.replay;
+						struct msg *r = &msgs[obuf[rng_next(&seed) % lim]];
+						/* As the learner would keep it: packed, cut. */
+						static unsigned char packed[HM_CLS_PACKED_MAX];
+						static uint32_t kept[HM_CLS_REPLAY_FEATURES];
+						size_t nk = hm_cls_unpack(packed, hm_cls_pack(r->idx, r->n, packed), kept);
+
+						if (hm_cls_step_with(model, &o.learn, kept, nk, r->spam, &delta)) {
+							hm_cls_model_apply(model, kept, nk, delta);
+							steps++;
+						}
+					}
+				}
 				if (pass == 0)
 					*(m->spam ? &model->spam : &model->ham) += 1;
+			}
+		}
+		/* Consolidation: passes over both kept sets, as a learner would at the end of a batch. */
+		for (int pass = 0; pass < o.consolidate && o.replay; pass++) {
+			size_t ns = nrs < (size_t)o.replay ? nrs : (size_t)o.replay;
+			size_t nh = nrh < (size_t)o.replay ? nrh : (size_t)o.replay;
+
+			for (size_t k = 0; k < ns + nh; k++) {
+				size_t pick = rng_next(&seed) % (ns + nh);
+				struct msg *r = &msgs[pick < ns ? rs[pick] : rh[pick - ns]];
+				int delta;
+
+				if (hm_cls_step_with(model, &o.learn, r->idx, r->n, r->spam, &delta)) {
+					hm_cls_model_apply(model, r->idx, r->n, delta);
+					steps++;
+				}
 			}
 		}
 		model->cal_a = o.cal_a;
@@ -527,6 +590,8 @@ int main(int argc, char **argv)
 			m->score = o.base + (v.speaks ? v.points : 0);
 		}
 		free(order);
+		free(rs);
+		free(rh);
 		hm_cls_model_release(&model);
 	}
 

@@ -547,7 +547,10 @@ int hm_learn_run(const struct hm_conf *conf, const struct hm_learn_args *a, FILE
 		fprintf(stderr, "hosterra-milter: out of memory\n");
 		return 1;
 	}
-	if (hm_model_open_for_learning(l.conn, &l.m, err, sizeof(err)) < 0) {
+	/* One message (IMAPSieve pipes each one): reading its own features'
+	 * weights costs less than the whole model. */
+	l.lim.read_weights = a->npaths == 1 && strcmp(a->paths[0], "-") == 0;
+	if (hm_model_open_for_learning(l.conn, !l.lim.read_weights, &l.m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "hosterra-milter: reading the content model: %s\n", err);
 		goto out;
 	}

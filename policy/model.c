@@ -128,8 +128,10 @@ int hm_model_conn_check(struct hm_model_conn *c, char *err, size_t errlen)
 		const char *a[] = { "AUTH", c->password };
 		redisReply *r = command(c, 2, a, err, errlen);
 
-		if (r == NULL)
+		if (r == NULL) {
+			conn_drop(c);	/* never used unauthenticated */
 			return -1;
+		}
 		freeReplyObject(r);
 	}
 	if (c->db) {
@@ -138,8 +140,10 @@ int hm_model_conn_check(struct hm_model_conn *c, char *err, size_t errlen)
 		redisReply *r;
 
 		snprintf(num, sizeof(num), "%d", c->db);
-		if ((r = command(c, 2, a, err, errlen)) == NULL)
+		if ((r = command(c, 2, a, err, errlen)) == NULL) {
+			conn_drop(c);	/* never used on database 0 */
 			return -1;
+		}
 		freeReplyObject(r);
 	}
 	return 0;
@@ -382,11 +386,13 @@ int hm_model_version(struct hm_model_conn *c, unsigned long long *version_r,
 
 /* ---- reading the model ---- */
 
-int hm_model_fetch(struct hm_model_conn *c, struct hm_cls_model **m_r, char *err, size_t errlen)
+/* The model, with its weights or (learning) only its meta: see hm_model_fetch. */
+static int fetch(struct hm_model_conn *c, bool weights, struct hm_cls_model **m_r, char *err,
+		 size_t errlen)
 {
 	char mk[128], wk[128];
 	const char *multi[] = { "MULTI" }, *exec[] = { "EXEC" };
-	const char *hgetall[] = { "HGETALL", mk }, *get[] = { "GET", wk };
+	const char *hgetall[] = { "HGETALL", mk }, *get[] = { weights ? "GET" : "STRLEN", wk };
 	redisReply *rep[4] = { NULL }, *x;
 	struct hm_cls_model *m;
 	struct meta meta;
@@ -398,7 +404,8 @@ int hm_model_fetch(struct hm_model_conn *c, struct hm_cls_model **m_r, char *err
 	key_of(c, "cls:w", wk, sizeof(wk));
 	if (hm_model_conn_check(c, err, errlen) < 0)
 		return -1;
-	/* MULTI: the weights and the meta of one moment, even while learners write. */
+	/* MULTI: the weights and the meta of one moment, even while learners
+	 * write.  Without the weights, STRLEN checks the key's type. */
 	if (append(c, 1, multi, NULL) < 0 || append(c, 2, hgetall, NULL) < 0 ||
 	    append(c, 2, get, NULL) < 0 || append(c, 1, exec, NULL) < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -415,7 +422,9 @@ int hm_model_fetch(struct hm_model_conn *c, struct hm_cls_model **m_r, char *err
 		return -1;
 	}
 	if (x->element[0]->type != REDIS_REPLY_ARRAY ||
-	    (x->element[1]->type != REDIS_REPLY_STRING && x->element[1]->type != REDIS_REPLY_NIL)) {
+	    (weights && x->element[1]->type != REDIS_REPLY_STRING &&
+	     x->element[1]->type != REDIS_REPLY_NIL) ||
+	    (!weights && x->element[1]->type != REDIS_REPLY_INTEGER)) {
 		snprintf(err, errlen, "reading the model: %s or %s is not of the right type", mk, wk);
 		free_replies(rep, 4);
 		return -1;
@@ -459,9 +468,14 @@ int hm_model_fetch(struct hm_model_conn *c, struct hm_cls_model **m_r, char *err
 	return 1;
 }
 
+int hm_model_fetch(struct hm_model_conn *c, struct hm_cls_model **m_r, char *err, size_t errlen)
+{
+	return fetch(c, true, m_r, err, errlen);
+}
+
 /* ---- learning ---- */
 
-int hm_model_open_for_learning(struct hm_model_conn *c, struct hm_cls_model **m_r,
+int hm_model_open_for_learning(struct hm_model_conn *c, bool weights, struct hm_cls_model **m_r,
 			       char *err, size_t errlen)
 {
 	unsigned char key[HM_CLS_KEY_LEN];
@@ -471,7 +485,7 @@ int hm_model_open_for_learning(struct hm_model_conn *c, struct hm_cls_model **m_
 	int rc;
 
 	*m_r = NULL;
-	if ((rc = hm_model_fetch(c, m_r, err, errlen)) != 0)
+	if ((rc = fetch(c, weights, m_r, err, errlen)) != 0)
 		return rc < 0 ? -1 : 0;
 	/* Nothing learned yet: make the key.  HSETNX, so that of two first
 	 * learners at once one key wins, and both then read it. */
@@ -484,7 +498,7 @@ int hm_model_open_for_learning(struct hm_model_conn *c, struct hm_cls_model **m_
 	if ((r = command(c, 4, a, err, errlen)) == NULL)
 		return -1;
 	freeReplyObject(r);
-	if ((rc = hm_model_fetch(c, m_r, err, errlen)) <= 0) {
+	if ((rc = fetch(c, weights, m_r, err, errlen)) <= 0) {
 		if (rc == 0)
 			snprintf(err, errlen, "%s has no usable key after HSETNX", mk);
 		return -1;
@@ -554,9 +568,12 @@ static int parse_sig(const redisReply *r, bool *spam_r, long *delta_r)
 	return 1;
 }
 
-/* Append the BITFIELD commands adding d to each feature's weight. */
+/*
+ * Append the BITFIELD commands that read (get) the features' weights, or
+ * add d to each of them (saturating), BITFIELD_CHUNK features a command.
+ */
 static int append_bitfield(struct hm_model_conn *c, const char *wk, const uint32_t *idx,
-			   size_t n, long d, size_t *ncmd)
+			   size_t n, bool get, long d, size_t *ncmd)
 {
 	const size_t per = BITFIELD_CHUNK;
 	const char **argv = malloc(sizeof(*argv) * (4 + 4 * per));
@@ -576,22 +593,41 @@ static int append_bitfield(struct hm_model_conn *c, const char *wk, const uint32
 
 		argv[argc++] = "BITFIELD";
 		argv[argc++] = wk;
-		argv[argc++] = "OVERFLOW";
-		argv[argc++] = "SAT";
+		if (!get) {
+			argv[argc++] = "OVERFLOW";
+			argv[argc++] = "SAT";
+		}
 		for (size_t i = 0; i < k; i++) {
 			snprintf(pos[i], sizeof(pos[i]), "#%" PRIu32, idx[at + i]);
-			argv[argc++] = "INCRBY";
+			argv[argc++] = get ? "GET" : "INCRBY";
 			argv[argc++] = "i16";
 			argv[argc++] = pos[i];
-			argv[argc++] = delta;
+			if (!get)
+				argv[argc++] = delta;
 		}
-		/* INCRBY i16 #i delta: four words a feature, not three. */
 		rc = append(c, argc, argv, NULL);
 		(*ncmd)++;
 	}
 	free(argv);
 	free(pos);
 	return rc;
+}
+
+/* The weights read by append_bitfield(get) into m; -1 if a reply is not theirs. */
+static int take_weights(struct hm_cls_model *m, const uint32_t *idx, size_t n, redisReply **rep)
+{
+	for (size_t at = 0, r = 0; at < n; at += BITFIELD_CHUNK, r++) {
+		size_t k = n - at < BITFIELD_CHUNK ? n - at : BITFIELD_CHUNK;
+
+		if (rep[r]->type != REDIS_REPLY_ARRAY || rep[r]->elements != k)
+			return -1;
+		for (size_t i = 0; i < k; i++) {
+			if (rep[r]->element[i]->type != REDIS_REPLY_INTEGER)
+				return -1;
+			m->w[idx[at + i]] = (int16_t)rep[r]->element[i]->integer;
+		}
+	}
+	return 0;
 }
 
 /*
@@ -603,12 +639,12 @@ static int learn_once(struct hm_model_conn *c, struct hm_cls_model *m, const uin
 		      enum hm_learn_outcome *outcome_r, char *err, size_t errlen)
 {
 	char sk[128], rk[400], mk[128], wk[128], sval[64], ttl[24];
-	bool limited = lim && lim->user && *lim->user;
-	redisReply *rep[3] = { NULL }, **wrep = NULL;
+	bool limited = lim && lim->user && *lim->user, fresh = lim && lim->read_weights;
+	redisReply **rep = NULL, **wrep = NULL;
 	bool old_spam = false, had = false;
-	long old_delta = 0, total;
+	long old_delta = 0, total = 0;
 	int delta = 0, rc = -1;
-	size_t ncmd = 0;
+	size_t ncmd = 0, nrep = limited ? 3 : 2;
 
 	snprintf(sk, sizeof(sk), "%scls:sig:%s", c->prefix, sig);
 	key_of(c, HM_MODEL_META_KEY, mk, sizeof(mk));
@@ -618,23 +654,37 @@ static int learn_once(struct hm_model_conn *c, struct hm_cls_model *m, const uin
 			 (long)(time(NULL) / 3600));
 	if (hm_model_conn_check(c, err, errlen) < 0)
 		return -1;
+	/*
+	 * The signature, the user's count, and (a learner without the whole
+	 * model) the weights of this message's features as they are now.
+	 */
 	{
 		const char *watch[] = { "WATCH", sk }, *get[] = { "GET", sk }, *rget[] = { "GET", rk };
+		size_t nget = 0;
 
 		if (append(c, 2, watch, NULL) < 0 || append(c, 2, get, NULL) < 0 ||
-		    (limited && append(c, 2, rget, NULL) < 0)) {
+		    (limited && append(c, 2, rget, NULL) < 0) ||
+		    (fresh && append_bitfield(c, wk, idx, n, true, 0, &nget) < 0) ||
+		    (rep = calloc(nrep + nget, sizeof(*rep))) == NULL) {
 			snprintf(err, errlen, "out of memory");
 			conn_drop(c);
 			return -1;
 		}
-		if (exchange(c, limited ? 3 : 2, rep, err, errlen) < 0)
+		nrep += nget;
+		if (exchange(c, nrep, rep, err, errlen) < 0) {
+			free(rep);
 			return -1;
+		}
 	}
-	for (size_t i = 0; i < (limited ? 3u : 2u); i++)
+	for (size_t i = 0; i < nrep; i++)
 		if (rep[i]->type == REDIS_REPLY_ERROR) {
 			snprintf(err, errlen, "%s", rep[i]->str);
 			goto unwatch;
 		}
+	if (fresh && take_weights(m, idx, n, rep + (limited ? 3 : 2)) < 0) {
+		snprintf(err, errlen, "reading the weights: unexpected reply to BITFIELD");
+		goto unwatch;
+	}
 	if (rep[1]->type != REDIS_REPLY_NIL) {
 		if (parse_sig(rep[1], &old_spam, &old_delta))
 			had = true;
@@ -679,7 +729,7 @@ static int learn_once(struct hm_model_conn *c, struct hm_cls_model *m, const uin
 		bad |= append(c, 1, multi, NULL);
 		ncmd++;
 		if (total != 0)
-			bad |= append_bitfield(c, wk, idx, n, total, &ncmd);
+			bad |= append_bitfield(c, wk, idx, n, false, total, &ncmd);
 		bad |= append(c, 5, set, NULL);
 		bad |= append(c, 4, inc, NULL);
 		ncmd += 2;
@@ -738,10 +788,12 @@ out:
 	if (wrep)
 		free_replies(wrep, ncmd);
 	free(wrep);
-	free_replies(rep, 3);
+	free_replies(rep, nrep);
+	free(rep);
 	return rc;
 unwatch:
-	free_replies(rep, 3);
+	free_replies(rep, nrep);
+	free(rep);
 	{
 		const char *a[] = { "UNWATCH" };
 		redisReply *r = command(c, 1, a, err, errlen);

@@ -77,10 +77,13 @@ int hm_model_meta_version(const struct hm_rvalue *meta, unsigned long long *vers
 /*
  * The model to learn into: the stored one, or a new empty model whose hash
  * key is created now (random, HSETNX: two first learners agree on one).
- * 0 with *m_r (the caller's reference; the learner updates its weights as
- * it writes, so a batch learns sequentially), or -1 with the reason in err.
+ * With weights, the whole model is read (2 MiB, once for a batch: the
+ * learner then updates its copy as it writes, so a batch learns
+ * sequentially); without, only the meta (for one message: learn with
+ * read_weights, which reads just its features' weights).  0 with *m_r (the
+ * caller's reference), or -1 with the reason in err.
  */
-int hm_model_open_for_learning(struct hm_model_conn *c, struct hm_cls_model **m_r,
+int hm_model_open_for_learning(struct hm_model_conn *c, bool weights, struct hm_cls_model **m_r,
 			       char *err, size_t errlen);
 
 enum hm_learn_outcome {
@@ -95,6 +98,8 @@ struct hm_learn_limits {
 	const char *user;		/* NULL or "": no rate limit (the operator) */
 	long per_hour;			/* messages a user may learn per hour */
 	long sig_ttl_s;			/* how long a signature is kept */
+	bool read_weights;		/* the model was opened without its weights: read
+					 * each message's from Redis as it is learned */
 };
 
 /*

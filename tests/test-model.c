@@ -9,6 +9,7 @@
  * Run by tests/model.test, which starts a primary and a replica of it:
  *   HM_TEST_REDIS_PORT      the primary
  *   HM_TEST_REPLICA_PORT    a read-only replica of it
+ *   HM_TEST_AUTH_PORT, HM_TEST_PASSWORD   one that requires a password
  *   HM_TEST_DIR             a scratch directory
  *   REDIS_SERVER            for the outage test, which starts its own
  *   HM_TEST_TIME_FACTOR     multiplies the time limits (valgrind, sanitizers)
@@ -17,6 +18,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,7 +42,8 @@
 #include "policy/store.h"
 #include "scoring/classifier.h"
 
-static int primary_port, replica_port;
+static int primary_port, replica_port, auth_port;
+static const char *auth_password;
 static const char *test_dir;
 static double time_factor = 1.0;
 static redisContext *admin;
@@ -177,7 +180,7 @@ static struct hm_cls_model *open_learning(struct hm_model_conn *c)
 	struct hm_cls_model *m = NULL;
 	char err[300];
 
-	if (hm_model_open_for_learning(c, &m, err, sizeof(err)) < 0)
+	if (hm_model_open_for_learning(c, true, &m, err, sizeof(err)) < 0)
 		fail_msg("open for learning: %s", err);
 	return m;
 }
@@ -186,7 +189,7 @@ static enum hm_learn_outcome learn(struct hm_model_conn *c, struct hm_cls_model 
 				   const uint32_t *idx, size_t n, bool spam, const char *user,
 				   long per_hour)
 {
-	struct hm_learn_limits lim = { user, per_hour, 3600 };
+	struct hm_learn_limits lim = { user, per_hour, 3600, false };
 	enum hm_learn_outcome o;
 	char err[300];
 
@@ -345,17 +348,27 @@ static void test_dedup_and_relearn(void **state)
 static void test_confident_counted_not_written(void **state)
 {
 	struct hm_model_conn *c = conn_to(primary_port);
-	struct hm_cls_model *m = open_learning(c);
-	uint32_t idx[16];
+	struct hm_cls_model *m = NULL;
+	struct hm_learn_limits lim = { NULL, 0, 3600, true };
+	enum hm_learn_outcome o;
+	uint32_t idx[16], other = 12345;
+	char err[300];
 
 	(void)state;
 	features(idx, 16, 21);
-	hm_cls_model_release(&m);
+	/* One message, as IMAPSieve pipes it: the learner reads only the meta
+	 * at first, then this message's weights, set meanwhile (by another
+	 * learner, here by hand). */
+	assert_int_equal(hm_model_open_for_learning(c, false, &m, err, sizeof(err)), 0);
 	for (size_t i = 0; i < 16; i++)
 		set_weight(idx[i], 20000);
-	m = open_learning(c);		/* reads the weights set by hand */
-	assert_int_equal(learn(c, m, idx, 16, true, NULL, 0), HM_LEARN_CONFIDENT);
+	set_weight(other, 77);
+	if (hm_model_learn(c, m, idx, 16, true, &lim, &o, err, sizeof(err)) < 0)
+		fail_msg("learn: %s", err);
+	assert_int_equal(o, HM_LEARN_CONFIDENT);
 	assert_int_equal(weight(idx[3]), 20000);
+	assert_int_equal(m->w[idx[3]], 20000);
+	assert_int_equal(m->w[other], 0);	/* not this message's: not read */
 	assert_int_equal(meta_field("spam"), 1);
 	hm_cls_model_release(&m);
 	hm_model_conn_free(&c);
@@ -369,14 +382,14 @@ static void test_bitfield_saturates(void **state)
 
 	(void)state;
 	features(idx, 4, 31);
-	hm_cls_model_release(&m);
 	/* Margin 0 (two strong each way), so a spam step is taken; the
 	 * high ones cannot go past INT16_MAX. */
 	set_weight(idx[0], 32760);
 	set_weight(idx[1], 32760);
 	set_weight(idx[2], -32760);
 	set_weight(idx[3], -32760);
-	m = open_learning(c);
+	hm_cls_model_release(&m);
+	m = open_learning(c);		/* reads the weights set by hand */
 	assert_int_equal(learn(c, m, idx, 4, true, NULL, 0), HM_LEARN_LEARNED);
 	assert_int_equal(weight(idx[0]), 32767);
 	assert_int_equal(m->w[idx[0]], 32767);
@@ -467,14 +480,17 @@ static void test_calibration_stored(void **state)
 struct source {
 	struct hm_store_conf conf;
 	struct hm_store *store;
+	pthread_mutex_t lock;		/* conf may change, as a reload changes it */
 };
 
 static int src_acquire(void *arg, struct hm_model_source *src)
 {
 	struct source *s = arg;
 
+	pthread_mutex_lock(&s->lock);
 	src->conf = s->conf;
 	src->store = s->store;
+	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
 
@@ -517,7 +533,7 @@ static long wait_version(struct hm_cls_slot *slot, unsigned long long v, long ma
 static void refresh_follows(bool with_store, int read_port)
 {
 	struct hm_cls_slot slot = HM_CLS_SLOT_INIT;
-	struct source s = { conf_port(read_port), NULL };
+	struct source s = { conf_port(read_port), NULL, PTHREAD_MUTEX_INITIALIZER };
 	struct hm_model_conn *c = conn_to(primary_port);
 	struct hm_cls_model *m = open_learning(c);
 	struct hm_model_refresher *r;
@@ -594,8 +610,102 @@ static void test_replica_is_read_only(void **state)
 
 	(void)state;
 	/* Learning needs the primary; the replica says no. */
-	assert_int_equal(hm_model_open_for_learning(c, &m, err, sizeof(err)), -1);
+	assert_int_equal(hm_model_open_for_learning(c, true, &m, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "READONLY"));
+	hm_model_conn_free(&c);
+}
+
+/* AUTH and SELECT; a refused AUTH leaves no connection to use unauthenticated. */
+static void test_auth_and_database(void **state)
+{
+	struct hm_store_conf sc = conf_port(auth_port);
+	struct hm_model_conn *c;
+	struct hm_cls_model *m = NULL;
+	char err[300];
+
+	(void)state;
+	sc.password = "wrong";
+	c = hm_model_conn_new(&sc, limit(5000));
+	assert_int_equal(hm_model_fetch(c, &m, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "WRONGPASS"));
+	/* Again: AUTH again, refused again (not NOAUTH on a kept connection). */
+	assert_int_equal(hm_model_fetch(c, &m, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "WRONGPASS"));
+	hm_model_conn_free(&c);
+
+	sc.password = auth_password;
+	sc.db = 3;
+	c = hm_model_conn_new(&sc, limit(5000));
+	m = open_learning(c);
+	{
+		uint32_t idx[5];
+		redisContext *k = connect_port(auth_port);
+		redisReply *r;
+
+		features(idx, 5, 81);
+		assert_int_equal(learn(c, m, idx, 5, true, NULL, 0), HM_LEARN_LEARNED);
+		assert_non_null(k);
+		r = redisCommand(k, "AUTH %s", auth_password);
+		freeReplyObject(r);
+		r = redisCommand(k, "SELECT 3");
+		freeReplyObject(r);
+		r = redisCommand(k, "HGET %scls:meta spam", prefix);
+		assert_int_equal(r->type, REDIS_REPLY_STRING);
+		assert_string_equal(r->str, "1");
+		freeReplyObject(r);
+		redisFree(k);
+	}
+	hm_cls_model_release(&m);
+	hm_model_conn_free(&c);
+}
+
+/* A reload that points the daemon at another server: its model is read. */
+static void test_refresh_follows_new_settings(void **state)
+{
+	struct hm_cls_slot slot = HM_CLS_SLOT_INIT;
+	struct source s = { conf_port(primary_port), NULL, PTHREAD_MUTEX_INITIALIZER };
+	struct hm_model_conn *c = conn_to(primary_port);
+	struct hm_cls_model *m = open_learning(c), *p;
+	struct hm_model_refresher *r;
+	char other[64];
+	uint32_t idx[10];
+
+	(void)state;
+	features(idx, 10, 71);
+	assert_int_equal(learn(c, m, idx, 10, true, NULL, 0), HM_LEARN_LEARNED);
+	hm_cls_model_release(&m);
+	/* The same store under another prefix: another model, version 1 too. */
+	snprintf(other, sizeof(other), "%sother:", prefix);
+	{
+		struct hm_store_conf oc = conf_port(primary_port);
+		struct hm_model_conn *c2;
+
+		oc.prefix = other;
+		c2 = hm_model_conn_new(&oc, limit(5000));
+		m = open_learning(c2);
+		assert_int_equal(learn(c2, m, idx, 10, false, NULL, 0), HM_LEARN_LEARNED);
+		hm_model_conn_free(&c2);
+	}
+	r = refresher(&slot, &s);
+	assert_true(wait_version(&slot, 1, limit(2000)) >= 0);
+	p = hm_cls_slot_acquire(&slot);
+	assert_int_equal(p->spam, 1);
+	hm_cls_model_release(&p);
+	pthread_mutex_lock(&s.lock);
+	s.conf.prefix = other;		/* what a reload does */
+	pthread_mutex_unlock(&s.lock);
+	for (int64_t t0 = now_ms();; sleep_ms(20)) {
+		p = hm_cls_slot_acquire(&slot);
+		if (p && p->ham == 1 && memcmp(p->key, m->key, HM_CLS_KEY_LEN) == 0)
+			break;
+		hm_cls_model_release(&p);
+		if (now_ms() - t0 > limit(2000))
+			fail_msg("the model under the new prefix was not read");
+	}
+	hm_cls_model_release(&p);
+	hm_model_refresher_stop(&r);
+	hm_cls_slot_publish(&slot, NULL);
+	hm_cls_model_release(&m);
 	hm_model_conn_free(&c);
 }
 
@@ -685,7 +795,7 @@ static void test_outage_keeps_model(void **state)
 	char logpath[512];
 	int saved;
 	struct hm_cls_slot slot = HM_CLS_SLOT_INIT;
-	struct source s;
+	struct source s = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct hm_model_conn *c;
 	struct hm_cls_model *m, *p;
 	struct hm_model_refresher *r;
@@ -770,6 +880,8 @@ int main(void)
 		cmocka_unit_test_setup(test_refresh_polling, setup),
 		cmocka_unit_test_setup(test_refresh_replica, setup),
 		cmocka_unit_test_setup(test_replica_is_read_only, setup),
+		cmocka_unit_test_setup(test_refresh_follows_new_settings, setup),
+		cmocka_unit_test_setup(test_auth_and_database, setup),
 		cmocka_unit_test_setup(test_outage_keeps_model, setup),
 	};
 	int rc;
@@ -780,6 +892,8 @@ int main(void)
 	}
 	primary_port = atoi(p);
 	replica_port = atoi(getenv("HM_TEST_REPLICA_PORT"));
+	auth_port = getenv("HM_TEST_AUTH_PORT") ? atoi(getenv("HM_TEST_AUTH_PORT")) : 0;
+	auth_password = getenv("HM_TEST_PASSWORD");
 	test_dir = getenv("HM_TEST_DIR");
 	if (f && atof(f) >= 1.0)
 		time_factor = atof(f);

@@ -137,6 +137,30 @@ void hm_cls_model_apply(struct hm_cls_model *m, const uint32_t *idx, size_t n, i
 	}
 }
 
+size_t hm_cls_pack(const uint32_t *idx, size_t n, unsigned char out[HM_CLS_PACKED_MAX])
+{
+	if (n > HM_CLS_REPLAY_FEATURES)
+		n = HM_CLS_REPLAY_FEATURES;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t v = idx[i] & (HM_CLS_BUCKETS - 1);
+
+		out[3 * i] = (unsigned char)(v >> 16);
+		out[3 * i + 1] = (unsigned char)(v >> 8);
+		out[3 * i + 2] = (unsigned char)v;
+	}
+	return 3 * n;
+}
+
+size_t hm_cls_unpack(const unsigned char *in, size_t len, uint32_t *idx)
+{
+	size_t n = len / 3;
+
+	for (size_t i = 0; i < n; i++)
+		idx[i] = ((uint32_t)in[3 * i] << 16 | (uint32_t)in[3 * i + 1] << 8 | in[3 * i + 2]) &
+			 (HM_CLS_BUCKETS - 1);
+	return n;
+}
+
 double hm_cls_log_odds(const struct hm_cls_model *m, double margin)
 {
 	return m->cal_a * margin + m->cal_b;

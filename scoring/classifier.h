@@ -110,6 +110,31 @@ int hm_cls_step_with(const struct hm_cls_model *m, const struct hm_cls_learn *le
 void hm_cls_model_apply(struct hm_cls_model *m, const uint32_t *idx, size_t n, int delta);
 
 /*
+ * Replay.  Learning is online: a model taught all its spam and then all its
+ * ham (two --learn batches) ends up leaning towards the class it learned
+ * last, since the features both classes share only ever moved one way
+ * (cls-eval --order spam-first: 0.1 % of spam reach 8; ham-first: 98.6 % of
+ * ham do).  The cure is to rehearse: keep the feature sets of the last
+ * HM_CLS_REPLAY_KEEP messages learned of each class; after each message
+ * learned, take one step (hm_cls_step, no count, no signature) on a random
+ * kept message of the other class; at the end of a batch, two passes over
+ * both kept sets in a random order.  Then class order hardly matters
+ * (cls-eval --replay 1000 --consolidate 2, ham >= 8 / spam >= 8: spam
+ * first 0.13 % / 92.4 %, ham first 0.48 % / 94.7 %, shuffled 0.13 % /
+ * 93.9 %).  A kept set is packed in 3 bytes per index, at most
+ * HM_CLS_REPLAY_FEATURES of them (the first the message gave: cutting at
+ * 2048 cost 5 points of spam).
+ */
+#define HM_CLS_REPLAY_KEEP 1000
+#define HM_CLS_REPLAY_FEATURES 8192
+#define HM_CLS_PACKED_MAX (3 * HM_CLS_REPLAY_FEATURES)
+
+/* Pack up to HM_CLS_REPLAY_FEATURES indexes into out; the bytes written. */
+size_t hm_cls_pack(const uint32_t *idx, size_t n, unsigned char out[HM_CLS_PACKED_MAX]);
+/* Unpack len bytes into idx (room for len / 3); the number of indexes. */
+size_t hm_cls_unpack(const unsigned char *in, size_t len, uint32_t *idx);
+
+/*
  * Calibration: the log-odds of spam for a margin, a * margin + b (Platt).
  * HM_CLS_CAL_A/B are the defaults of a new model (fitted on the development
  * corpus by cross-validation).

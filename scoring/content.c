@@ -10,7 +10,11 @@
  * chosen to describe the sender's software and habits; everything a
  * receiving system adds (Received, Delivered-To, Date-like trace fields,
  * X-Spam-*, Authentication-Results, mail-client flags such as X-Status or
- * X-Keywords) is simply never read, so it cannot leak a label.
+ * X-Keywords) is simply never read, so it cannot leak a label.  Nor is
+ * Return-Path, which delivery writes and the daemon never sees (Postfix
+ * drops a sender's): the envelope sender comes through
+ * hm_content_envelope() instead, from MAIL FROM in the daemon and from the
+ * stored message's Return-Path in the learner.
  */
 #include "config.h"
 
@@ -58,9 +62,9 @@ struct hm_content {
 	struct textstream body, subj, name;
 	unsigned urls, names;
 	/* Header facts, compared at the end of the headers. */
-	char from_dom[DOMAIN_KEEP], reply_dom[DOMAIN_KEEP], rp_dom[DOMAIN_KEEP];
+	char from_dom[DOMAIN_KEEP], reply_dom[DOMAIN_KEEP], env_dom[DOMAIN_KEEP];
 	char msgid_dom[DOMAIN_KEEP];
-	bool seen_from, seen_reply, seen_rp, rp_null, seen_msgid, seen_to, seen_mailer;
+	bool seen_from, seen_reply, seen_env, env_null, seen_msgid, seen_to, seen_mailer;
 	unsigned rcpts;
 	bool eoh_done, finished;
 };
@@ -286,23 +290,18 @@ static void stream_shape(struct hm_content *c, const struct textstream *t, const
  */
 static const char *reg_domain(const char *d)
 {
-	const char *dots[3] = { NULL, NULL, NULL };
-	size_t len = strlen(d);
+	const char *dot[3] = { NULL, NULL, NULL };	/* the last three dots, right to left */
+	size_t len = strlen(d), found = 0;
 
-	for (const char *p = d + len; p > d; p--)
-		if (p[-1] == '.') {
-			dots[2] = dots[1];
-			dots[1] = dots[0];
-			dots[0] = p - 1;
-			if (dots[2])
-				break;
-		}
-	/* dots[0] is the last dot, dots[1] the one before, dots[2] before that. */
-	if (dots[1] == NULL)
-		return d;
-	if (len - (size_t)(dots[0] - d) == 3 && dots[0] - dots[1] - 1 <= 3)
-		return dots[2] ? dots[2] + 1 : d;
-	return dots[1] + 1;
+	for (const char *p = d + len; p > d && found < 3; p--)
+		if (p[-1] == '.')
+			dot[found++] = p - 1;
+	if (found < 2)
+		return d;		/* "example" or "example.org" */
+	/* "example.co.uk": a 2-letter TLD under a label of up to 3 letters. */
+	if (len - (size_t)(dot[0] - d) == 3 && dot[0] - dot[1] - 1 <= 3)
+		return found == 3 ? dot[2] + 1 : d;
+	return dot[1] + 1;
 }
 
 static void keep_domain(char *dst, const char *src, size_t len)
@@ -463,16 +462,79 @@ static unsigned count_addrs(const char *v)
 	return n;
 }
 
+/* The headers read, and what each is. */
+enum hkind {
+	HK_FROM, HK_REPLY_TO, HK_SENDER, HK_CT, HK_CTE, HK_MAILER, HK_MSGID,
+	HK_TO, HK_CC, HK_LIST_ID, HK_PRECEDENCE, HK_REPLY, HK_PRIO, HK_MIME_VERSION,
+	HK_ORGANIZATION, HK_PRESENT,
+};
+
+#define H(name, kind) { name, sizeof(name) - 1, kind }
+
+/*
+ * Every other header is ignored.  HK_PRESENT: headers whose mere presence
+ * describes the sender's software (the author's mail client, a list
+ * server, a bulk mailer).  Only these: a receiving system's own fields
+ * (trace, filters, mail stores) must never become features, and an allow
+ * list cannot let one in by accident.
+ */
+static const struct {
+	const char *name;
+	size_t len;
+	enum hkind kind;
+} headers[] = {
+	H("From", HK_FROM), H("Reply-To", HK_REPLY_TO),
+	H("Sender", HK_SENDER), H("Content-Type", HK_CT),
+	H("Content-Transfer-Encoding", HK_CTE), H("X-Mailer", HK_MAILER),
+	H("User-Agent", HK_MAILER), H("Message-ID", HK_MSGID), H("To", HK_TO), H("Cc", HK_CC),
+	H("List-Id", HK_LIST_ID), H("Precedence", HK_PRECEDENCE), H("In-Reply-To", HK_REPLY),
+	H("References", HK_REPLY), H("X-Priority", HK_PRIO), H("X-MSMail-Priority", HK_PRIO),
+	H("Importance", HK_PRIO), H("MIME-Version", HK_MIME_VERSION),
+	H("Organization", HK_ORGANIZATION),
+	H("List-Unsubscribe", HK_PRESENT), H("List-Subscribe", HK_PRESENT),
+	H("List-Owner", HK_PRESENT), H("List-Post", HK_PRESENT), H("List-Help", HK_PRESENT),
+	H("List-Archive", HK_PRESENT), H("Errors-To", HK_PRESENT),
+	H("X-Mailman-Version", HK_PRESENT), H("X-BeenThere", HK_PRESENT),
+	H("Mailing-List", HK_PRESENT), H("X-Mailing-List", HK_PRESENT),
+	H("X-List-Host", HK_PRESENT), H("X-List-Admin", HK_PRESENT),
+	H("X-Unsubscription-Info", HK_PRESENT), H("X-Mailer-Version", HK_PRESENT),
+	H("X-URL", HK_PRESENT), H("X-MimeOLE", HK_PRESENT), H("Thread-Index", HK_PRESENT),
+	H("Thread-Topic", HK_PRESENT), H("Content-Class", HK_PRESENT),
+	H("X-Originating-IP", HK_PRESENT), H("Mail-Followup-To", HK_PRESENT),
+	H("X-Face", HK_PRESENT), H("X-Accept-Language", HK_PRESENT),
+	H("X-Operating-System", HK_PRESENT), H("X-Sender", HK_PRESENT),
+	H("Disposition-Notification-To", HK_PRESENT), H("Return-Receipt-To", HK_PRESENT),
+	H("X-Confirm-Reading-To", HK_PRESENT), H("Comments", HK_PRESENT),
+	H("Keywords", HK_PRESENT), H("X-Message-Flag", HK_PRESENT),
+	H("X-MS-Has-Attach", HK_PRESENT), H("X-MS-TNEF-Correlator", HK_PRESENT),
+	H("X-Bulkmail", HK_PRESENT),
+};
+
+/* The header's entry, or -1: lengths first, most names end there. */
+static int header_kind(const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++)
+		if (headers[i].len == len && strcasecmp(headers[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
 int hm_content_header(struct hm_content *c, const char *name, const char *value)
 {
 	char v[256], f[32];
+	int k;
 
 	if (c->failed || hm_mime_header(c->mime, name, value) < 0) {
 		c->failed = true;
 		return -1;
 	}
+	if ((k = header_kind(name)) < 0)
+		return 0;
 	clean_value(value, v, sizeof(v));
-	if (strcasecmp(name, "From") == 0) {
+	switch (headers[k].kind) {
+	case HK_FROM: {
 		const char *lt = strchr(v, '<');
 		bool named = (lt && lt > v) || strchr(v, '(') != NULL;
 
@@ -483,63 +545,77 @@ int hm_content_header(struct hm_content *c, const char *name, const char *value)
 		add_kvs(c, HM_NS_HEADER, "from.named", named ? "1" : "0");
 		if (lt && memchr(v, '@', (size_t)(lt - v)))
 			add_kvs(c, HM_NS_HEADER, "from.name_has_at", "1");
-	} else if (strcasecmp(name, "Reply-To") == 0) {
+		break;
+	}
+	case HK_REPLY_TO:
 		c->seen_reply = true;
 		value_domain(v, c->reply_dom);
-	} else if (strcasecmp(name, "Return-Path") == 0) {
-		/* Only its domain: the value itself is the MTA's. */
-		c->seen_rp = true;
-		c->rp_null = strstr(v, "<>") != NULL;
-		value_domain(v, c->rp_dom);
-	} else if (strcasecmp(name, "Sender") == 0) {
+		break;
+	case HK_SENDER:
 		add_kvs(c, HM_NS_HEADER, "sender", "1");
-	} else if (strcasecmp(name, "Content-Type") == 0) {
+		break;
+	case HK_CT: {
 		const char *cs = strcasestr(v, "charset=");
-		size_t tl = strcspn(v, "; ");
 
-		add_kv(c, HM_NS_HEADER, "ct", v, tl);
+		add_kv(c, HM_NS_HEADER, "ct", v, strcspn(v, "; "));
 		if (cs) {
 			cs += 8;
 			if (*cs == '"')
 				cs++;
 			add_kv(c, HM_NS_HEADER, "charset", cs, strcspn(cs, "\"; "));
 		}
-	} else if (strcasecmp(name, "Content-Transfer-Encoding") == 0) {
+		break;
+	}
+	case HK_CTE:
 		add_kvs(c, HM_NS_HEADER, "cte", v);
-	} else if (strcasecmp(name, "X-Mailer") == 0 || strcasecmp(name, "User-Agent") == 0) {
+		break;
+	case HK_MAILER:
 		c->seen_mailer = true;
 		family(v, f, sizeof(f));
 		add_kvs(c, HM_NS_HEADER, "mailer.fam", f);
 		add_kvs(c, HM_NS_HEADER, "mailer", v);
-	} else if (strcasecmp(name, "Message-ID") == 0) {
+		break;
+	case HK_MSGID:
 		c->seen_msgid = true;
 		value_domain(v, c->msgid_dom);
 		msgid_shape(c, v);
-	} else if (strcasecmp(name, "To") == 0 || strcasecmp(name, "Cc") == 0) {
-		c->seen_to |= strcasecmp(name, "To") == 0;
+		break;
+	case HK_TO:
+		c->seen_to = true;
+		/* fall through */
+	case HK_CC:
 		c->rcpts += count_addrs(value);
-	} else if (strcasecmp(name, "List-Id") == 0) {
+		break;
+	case HK_LIST_ID: {
 		const char *lt = strchr(v, '<');
 
 		add_kvs(c, HM_NS_HEADER, "list", "1");
 		if (lt)
 			add_kv(c, HM_NS_HEADER, "list.id", lt + 1, strcspn(lt + 1, ">"));
-	} else if (strcasecmp(name, "Precedence") == 0) {
+		break;
+	}
+	case HK_PRECEDENCE:
 		add_kvs(c, HM_NS_HEADER, "precedence", v);
-	} else if (strcasecmp(name, "In-Reply-To") == 0 || strcasecmp(name, "References") == 0) {
+		break;
+	case HK_REPLY:
 		add_kvs(c, HM_NS_HEADER, "reply", "1");
-	} else if (strcasecmp(name, "X-Priority") == 0 || strcasecmp(name, "X-MSMail-Priority") == 0 ||
-		   strcasecmp(name, "Importance") == 0) {
-		char k[40];
+		break;
+	case HK_PRIO: {
+		char key[40];
 
-		snprintf(k, sizeof(k), "prio.%s", name);
-		for (char *p = k; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		add_kv(c, HM_NS_HEADER, k, v, strcspn(v, " ("));
-	} else if (strcasecmp(name, "MIME-Version") == 0) {
+		snprintf(key, sizeof(key), "prio.%s", headers[k].name);
+		add_kv(c, HM_NS_HEADER, key, v, strcspn(v, " ("));
+		break;
+	}
+	case HK_MIME_VERSION:
 		add_kvs(c, HM_NS_HEADER, "mime-version", "1");
-	} else if (strcasecmp(name, "Organization") == 0) {
+		break;
+	case HK_ORGANIZATION:
 		add_kvs(c, HM_NS_HEADER, "organization", "1");
+		break;
+	case HK_PRESENT:
+		add_kvs(c, HM_NS_HEADER, "has", headers[k].name);
+		break;
 	}
 	return c->failed ? -1 : 0;
 }
@@ -549,11 +625,6 @@ static void header_relations(struct hm_content *c)
 {
 	add_kvs(c, HM_NS_HEADER, "reply-to",
 		!c->seen_reply ? "none" : same_org(c->reply_dom, c->from_dom) ? "same" : "other");
-	add_kvs(c, HM_NS_HEADER, "return-path",
-		!c->seen_rp ? "none" : c->rp_null ? "null" :
-		same_org(c->rp_dom, c->from_dom) ? "same" : "other");
-	if (c->seen_rp && c->rp_dom[0])
-		add_kvs(c, HM_NS_HEADER, "return-path.reg", reg_domain(c->rp_dom));
 	add_kvs(c, HM_NS_HEADER, "msgid",
 		!c->seen_msgid ? "none" : same_org(c->msgid_dom, c->from_dom) ? "same" :
 		c->msgid_dom[0] == '[' || strspn(c->msgid_dom, "0123456789.") == strlen(c->msgid_dom) ?
@@ -587,6 +658,19 @@ int hm_content_body(struct hm_content *c, const unsigned char *chunk, size_t len
 	return c->failed ? -1 : 0;
 }
 
+int hm_content_envelope(struct hm_content *c, const char *mail_from)
+{
+	char v[256];
+
+	if (c->failed)
+		return -1;
+	clean_value(mail_from ? mail_from : "<>", v, sizeof(v));
+	c->seen_env = true;
+	c->env_null = v[0] == '\0' || strcmp(v, "<>") == 0;
+	value_domain(v, c->env_dom);
+	return 0;
+}
+
 int hm_content_auth(struct hm_content *c, const struct hm_content_auth *auth)
 {
 	char v[8];
@@ -615,6 +699,12 @@ int hm_content_finish(struct hm_content *c, const uint32_t **idx_r, size_t *n_r)
 			return -1;
 		}
 		stream_break(c, &c->body);
+		if (c->seen_env) {
+			add_kvs(c, HM_NS_HEADER, "envfrom", c->env_null ? "null" :
+				same_org(c->env_dom, c->from_dom) ? "same" : "other");
+			if (c->env_dom[0])
+				add_kvs(c, HM_NS_HEADER, "envfrom.reg", reg_domain(c->env_dom));
+		}
 		stream_shape(c, &c->body, "body.caps");
 		stream_shape(c, &c->subj, "subject.caps");
 		add_count(c, "urls", c->urls);

@@ -12,13 +12,14 @@
  *	hm_content_header(c, name, value);	each top-level header, in order
  *	hm_content_eoh(c);
  *	hm_content_body(c, chunk, len);		any number of chunks
+ *	hm_content_envelope(c, mail_from);	the envelope sender (optional)
  *	hm_content_auth(c, &auth);		once the verdicts are known (optional)
  *	hm_content_finish(c, &idx, &n);		the features
  *	hm_content_free(&c);			at any point (abort)
  *
  * Headers that leak labels or that the milter adds or strips (Date,
- * Received, Delivered-To, X-Spam-*, Authentication-Results, ...) are never
- * features.  Memory is bounded whatever the message size.  Each function
+ * Received, Delivered-To, Return-Path, X-Spam-*, Authentication-Results,
+ * ...) are never features.  Memory is bounded whatever the message size.  Each function
  * returns 0, or -1 only when out of memory.  Used by one thread at a time.
  */
 #ifndef HM_CONTENT_H
@@ -45,6 +46,14 @@ struct hm_content *hm_content_begin(const unsigned char key[HM_CLS_KEY_LEN]);
 int hm_content_header(struct hm_content *c, const char *name, const char *value);
 int hm_content_eoh(struct hm_content *c);
 int hm_content_body(struct hm_content *c, const unsigned char *chunk, size_t len);
+/*
+ * The envelope sender: the MAIL FROM argument ("<a@example.org>", "<>" or
+ * NULL for the null sender) in the daemon, the value of a stored message's
+ * Return-Path (which delivery writes from it) in the learner.  Any time
+ * before hm_content_finish().
+ */
+int hm_content_envelope(struct hm_content *c, const char *mail_from);
+/* Before hm_content_finish(). */
 int hm_content_auth(struct hm_content *c, const struct hm_content_auth *auth);
 
 /*

@@ -9,13 +9,35 @@
 
 #include "scoring/features.h"
 
-static uint64_t load_le64(const unsigned char *p)
-{
-	uint64_t v = 0;
 
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+#include <endian.h>
+
+static inline uint64_t load_le64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
+static inline uint64_t load_le32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
+}
+
+/*
+ * The last 1 to 7 bytes as one word, without a byte loop: two overlapping
+ * 4-byte loads, or three single bytes (the length is hashed separately, so
+ * the overlap cannot make two strings of different lengths collide).
+ */
+static inline uint64_t load_tail(const unsigned char *p, size_t len)
+{
+	if (len >= 4)
+		return load_le32(p) | load_le32(p + len - 4) << 32;
+	return (uint64_t)p[0] | (uint64_t)p[len >> 1] << 8 | (uint64_t)p[len - 1] << 16;
 }
 
 void hm_fkey_init(struct hm_fkey *k, const unsigned char key[HM_CLS_KEY_LEN])
@@ -30,15 +52,11 @@ uint64_t hm_fhash(const struct hm_fkey *k, enum hm_ns ns, const void *s, size_t 
 {
 	const unsigned char *p = s;
 	uint64_t h = k->k0 ^ ((uint64_t)ns << 56) ^ len;
-	unsigned char tail[8];
 
 	for (; len >= 8; p += 8, len -= 8)
 		h = hm_fmix(h ^ load_le64(p), k->k1 ^ 0x8ebc6af09c88c6e3ull);
-	if (len) {
-		memset(tail, 0, sizeof(tail));
-		memcpy(tail, p, len);
-		h = hm_fmix(h ^ load_le64(tail), k->k1 ^ 0x589965cc75374cc3ull);
-	}
+	if (len)
+		h = hm_fmix(h ^ load_tail(p, len), k->k1 ^ 0x589965cc75374cc3ull);
 	return hm_fmix(h ^ k->k0, 0x1d8e4e27c47d124full);
 }
 

@@ -7,7 +7,9 @@
  * hash of both, reduced to [0, HM_CLS_BUCKETS).  The hash is a
  * multiply-fold construction keyed by the model's 16-byte key: without the
  * key a sender cannot aim text at a bucket, and two installations' models
- * do not line up.  Namespaces keep "viagra" in a Subject apart from
+ * do not line up.  It runs for every character of a message: a 4-gram or
+ * a pair costs about 1 ns, a word 3.5 ns, where SipHash-1-3 takes 8.5 to
+ * 10 ns ("cls-eval --hash-bench").  Namespaces keep "viagra" in a Subject apart from
  * "viagra" in the body.
  *
  * A struct hm_fset keeps each index once (a bitmap over the buckets,

@@ -192,7 +192,8 @@ static int content_symbol(struct hm_scan *s, struct hm_scan_result *r)
 	double pts;
 
 	content_auth(r, &auth);
-	if (hm_content_auth(s->content, &auth) < 0 || hm_content_finish(s->content, &idx, &n) < 0)
+	if (hm_content_envelope(s->content, s->mail_from) < 0 ||
+	    hm_content_auth(s->content, &auth) < 0 || hm_content_finish(s->content, &idx, &n) < 0)
 		return -1;
 	hm_cls_points(s->model, &s->points, hm_cls_margin(s->model, idx, n), &v);
 	if (!v.speaks)

@@ -8,7 +8,9 @@
  * at the top is skipped).  Each message is fed to hm_content as scan mode
  * feeds the milter (header fields with their folding, then the body as CRLF
  * text in chunks), once; the folds are fixed by a hash of the file name.
- * For each fold a fresh model learns the other folds in a shuffled order
+ * (Return-Path, which delivery writes, is not a header the daemon sees:
+ * dropped, as the learner does, or with --envelope given as the envelope
+ * sender.)  For each fold a fresh model learns the other folds in a shuffled order
  * (hm_cls_step, as the learner does), then each held-out message is judged
  * the daemon's way (margin, calibration, points) and its score is the
  * points plus --base, what the other symbols give a message.  The figures
@@ -24,10 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "scoring/classifier.h"
 #include "scoring/content.h"
+#include "scoring/features.h"
 
 struct msg {
 	char *name;
@@ -36,6 +40,7 @@ struct msg {
 	uint32_t *idx;
 	size_t n;
 	size_t bytes;
+	double us;			/* CPU to extract its features */
 	double margin;			/* held-out */
 	double score;
 	bool speaks;
@@ -51,13 +56,17 @@ struct opts {
 	double cal_a, cal_b;
 	bool fit;			/* fit the calibration on the learning margins */
 	const char *tsv;
+	int order;			/* 0 shuffled, 1 spam first, 2 ham first */
+	int replay, replay_n;		/* replay buffer per class, replays per message */
+	int consolidate;		/* passes over the kept sets at the end */
 };
 
 static double now_us(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* CPU time: what classification costs, whatever else the machine runs. */
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
@@ -112,6 +121,9 @@ static char *slurp(const char *path, size_t *len_r)
  * value after the colon with its folding as CRLF), the body with CRLF line
  * ends in 16 KiB chunks.
  */
+static const unsigned char eval_key[HM_CLS_KEY_LEN] = "cls-eval key 01";
+static bool use_envelope;
+
 static int feed(struct hm_content *c, const char *text, size_t len)
 {
 	const char *p = text, *end = text + len;
@@ -147,7 +159,12 @@ static int feed(struct hm_content *c, const char *text, size_t len)
 					*colon = '\0';
 					while (e > field && (e[-1] == ' ' || e[-1] == '\t'))
 						*--e = '\0';
-					rc |= hm_content_header(c, field, colon + 1);
+					/* Delivery wrote it: no header the daemon sees;
+					 * with --envelope, the envelope sender. */
+					if (strcasecmp(field, "Return-Path") != 0)
+						rc |= hm_content_header(c, field, colon + 1);
+					else if (use_envelope)
+						rc |= hm_content_envelope(c, colon + 1);
 				}
 				flen = 0;
 			}
@@ -200,7 +217,6 @@ static int feed(struct hm_content *c, const char *text, size_t len)
 	return rc;
 }
 
-static const unsigned char eval_key[HM_CLS_KEY_LEN] = "cls-eval key 01";
 
 /* Extract one message's features (the timed part, with the margin). */
 static int extract(struct msg *m, const char *path, double *us_r)
@@ -279,6 +295,7 @@ static int load_class(const char *dir, const char *sub, bool spam, unsigned limi
 			fprintf(stderr, "cls-eval: %s: cannot read or extract\n", path);
 			return -1;
 		}
+		m->us = t;
 		*us += t;
 		*bytes += m->bytes;
 		taken++;
@@ -325,11 +342,79 @@ static double auc(struct msg *msgs, size_t n)
 	return (rank_sum - npos * (npos + 1) / 2) / (npos * nneg);
 }
 
+/* SipHash-1-3 (Aumasson and Bernstein), for comparison with hm_fhash. */
+#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND \
+	do { \
+		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
+		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2; \
+		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0; \
+		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
+	} while (0)
+
+static uint64_t siphash13(uint64_t k0, uint64_t k1, const unsigned char *p, size_t len)
+{
+	uint64_t v0 = k0 ^ 0x736f6d6570736575ull, v1 = k1 ^ 0x646f72616e646f6dull;
+	uint64_t v2 = k0 ^ 0x6c7967656e657261ull, v3 = k1 ^ 0x7465646279746573ull;
+	uint64_t b = (uint64_t)len << 56, m;
+	size_t i;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&m, p, 8);	/* little-endian hosts */
+		v3 ^= m;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (i = 0; i < len; i++)
+		b |= (uint64_t)p[i] << (8 * i);
+	v3 ^= b;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* ns per hash: 8-byte values (4-grams, pairs) and strings of 6 and 8 bytes (words). */
+static void hash_bench(void)
+{
+	static unsigned char buf[4096][8];
+	struct hm_fkey k;
+	uint64_t acc = 0, v = 12345;
+	const long n = 20000000;
+	double t[5];
+
+	hm_fkey_init(&k, eval_key);
+	for (size_t i = 0; i < 4096; i++)
+		for (size_t j = 0; j < 8; j++)
+			buf[i][j] = (unsigned char)('a' + (v = v * 6364136223846793005ull + 1) % 26);
+	t[0] = now_us();
+	for (long i = 0; i < n; i++)
+		acc += hm_fhash64(&k, HM_NS_GRAM, v += 0x9e3779b97f4a7c15ull);
+	t[1] = now_us();
+	for (long i = 0; i < n; i++)
+		acc += hm_fhash(&k, HM_NS_WORD, buf[i & 4095], 6);
+	t[2] = now_us();
+	for (long i = 0; i < n; i++)
+		acc += siphash13(k.k0, k.k1, buf[i & 4095], 6);
+	t[3] = now_us();
+	for (long i = 0; i < n; i++)
+		acc += siphash13(k.k0, k.k1, buf[i & 4095], 8);
+	t[4] = now_us();
+	printf("hash, ns each: hm_fhash64 %.2f, hm_fhash 6 bytes %.2f; SipHash-1-3 6 bytes %.2f, "
+	       "8 bytes %.2f (%llx)\n", (t[1] - t[0]) * 1e3 / n, (t[2] - t[1]) * 1e3 / n,
+	       (t[3] - t[2]) * 1e3 / n, (t[4] - t[3]) * 1e3 / n, (unsigned long long)(acc & 0xf));
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: cls-eval [--folds K] [--only-folds N] [--passes P] [--limit N]\n"
 		"  [--eta E] [--learn-margin M] [--base B] [--scale S] [--cap-spam C]\n"
-		"  [--cap-ham C] [--cal A,B] [--fit] [--tsv FILE] DIR\n");
+		"  [--cap-ham C] [--cal A,B] [--fit] [--envelope] [--order shuffled|spam-first|ham-first]\n"
+		"  [--tsv FILE] DIR\n"
+		"       cls-eval --hash-bench\n");
 	exit(2);
 }
 
@@ -340,11 +425,14 @@ int main(int argc, char **argv)
 		{ "eta", 1, NULL, 'e' }, { "learn-margin", 1, NULL, 'm' }, { "base", 1, NULL, 'b' },
 		{ "scale", 1, NULL, 's' }, { "cap-spam", 1, NULL, 'S' }, { "cap-ham", 1, NULL, 'H' },
 		{ "cal", 1, NULL, 'c' }, { "fit", 0, NULL, 'f' }, { "tsv", 1, NULL, 't' },
-		{ "only-folds", 1, NULL, 'o' }, { NULL, 0, NULL, 0 },
+		{ "only-folds", 1, NULL, 'o' }, { "hash-bench", 0, NULL, 'B' },
+		{ "envelope", 0, NULL, 'E' }, { "order", 1, NULL, 'O' },
+		{ "replay", 1, NULL, 'R' }, { "replay-n", 1, NULL, 'N' },
+		{ "consolidate", 1, NULL, 'C' }, { NULL, 0, NULL, 0 },
 	};
 	struct opts o = {
 		.folds = 5, .passes = 1, .learn = HM_CLS_LEARN_DEFAULT, .points = HM_CLS_POINTS_DEFAULT,
-		.base = 2.5, .cal_a = HM_CLS_CAL_A, .cal_b = HM_CLS_CAL_B,
+		.base = 2.5, .cal_a = HM_CLS_CAL_A, .cal_b = HM_CLS_CAL_B, .replay_n = 1,
 	};
 	struct msg *msgs = NULL;
 	size_t n = 0, cap = 0, bytes = 0, steps = 0;
@@ -371,6 +459,14 @@ int main(int argc, char **argv)
 		case 'f': o.fit = true; break;
 		case 't': o.tsv = optarg; break;
 		case 'o': o.only_folds = atoi(optarg); break;
+		case 'B': hash_bench(); return 0;
+		case 'E': use_envelope = true; break;
+		case 'R': o.replay = atoi(optarg); break;
+		case 'N': o.replay_n = atoi(optarg); break;
+		case 'C': o.consolidate = atoi(optarg); break;
+		case 'O':
+			o.order = strcmp(optarg, "spam-first") == 0 ? 1 : strcmp(optarg, "ham-first") == 0 ? 2 : 0;
+			break;
 		default: usage();
 		}
 	}
@@ -387,6 +483,8 @@ int main(int argc, char **argv)
 	for (int fold = 0; fold < (o.only_folds ? o.only_folds : o.folds); fold++) {
 		struct hm_cls_model *model = hm_cls_model_new(eval_key);
 		size_t *order = malloc(n * sizeof(*order)), nt = 0;
+		size_t *rs = calloc((size_t)o.replay + 1, sizeof(*rs)), *rh = calloc((size_t)o.replay + 1, sizeof(*rh));
+		size_t nrs = 0, nrh = 0;
 		uint64_t seed = 0x9e3779b97f4a7c15ull + (uint64_t)fold;
 		double fa, fb;
 
@@ -403,6 +501,19 @@ int main(int argc, char **argv)
 				order[i - 1] = order[j];
 				order[j] = t;
 			}
+			/* Classes one after the other (stable: still shuffled within). */
+			if (o.order) {
+				size_t w = 0, *tmp = malloc(nt * sizeof(*tmp));
+
+				if (tmp == NULL)
+					return 1;
+				for (int pass2 = 0; pass2 < 2; pass2++)
+					for (size_t k = 0; k < nt; k++)
+						if (msgs[order[k]].spam == ((o.order == 1) == (pass2 == 0)))
+							tmp[w++] = order[k];
+				memcpy(order, tmp, nt * sizeof(*tmp));
+				free(tmp);
+			}
 			for (size_t k = 0; k < nt; k++) {
 				struct msg *m = &msgs[order[k]];
 				int delta;
@@ -416,8 +527,44 @@ int main(int argc, char **argv)
 					hm_cls_model_apply(model, m->idx, m->n, delta);
 					steps++;
 				}
+				if (o.replay) {
+					/* Keep the last o.replay of each class; replay one of the other. */
+					size_t *buf = m->spam ? rs : rh, *nb = m->spam ? &nrs : &nrh;
+					size_t *obuf = m->spam ? rh : rs, onb = m->spam ? nrh : nrs;
+
+					buf[(*nb)++ % (size_t)o.replay] = order[k];
+					for (int rep = 0; rep < o.replay_n && onb > 0; rep++) {
+						size_t lim = onb < (size_t)o.replay ? onb : (size_t)o.replay;
+						struct msg *r = &msgs[obuf[rng_next(&seed) % lim]];
+						/* As the learner would keep it: packed, cut. */
+						static unsigned char packed[HM_CLS_PACKED_MAX];
+						static uint32_t kept[HM_CLS_REPLAY_FEATURES];
+						size_t nk = hm_cls_unpack(packed, hm_cls_pack(r->idx, r->n, packed), kept);
+
+						if (hm_cls_step_with(model, &o.learn, kept, nk, r->spam, &delta)) {
+							hm_cls_model_apply(model, kept, nk, delta);
+							steps++;
+						}
+					}
+				}
 				if (pass == 0)
 					*(m->spam ? &model->spam : &model->ham) += 1;
+			}
+		}
+		/* Consolidation: passes over both kept sets, as a learner would at the end of a batch. */
+		for (int pass = 0; pass < o.consolidate && o.replay; pass++) {
+			size_t ns = nrs < (size_t)o.replay ? nrs : (size_t)o.replay;
+			size_t nh = nrh < (size_t)o.replay ? nrh : (size_t)o.replay;
+
+			for (size_t k = 0; k < ns + nh; k++) {
+				size_t pick = rng_next(&seed) % (ns + nh);
+				struct msg *r = &msgs[pick < ns ? rs[pick] : rh[pick - ns]];
+				int delta;
+
+				if (hm_cls_step_with(model, &o.learn, r->idx, r->n, r->spam, &delta)) {
+					hm_cls_model_apply(model, r->idx, r->n, delta);
+					steps++;
+				}
 			}
 		}
 		model->cal_a = o.cal_a;
@@ -443,6 +590,8 @@ int main(int argc, char **argv)
 			m->score = o.base + (v.speaks ? v.points : 0);
 		}
 		free(order);
+		free(rs);
+		free(rh);
 		hm_cls_model_release(&model);
 	}
 
@@ -512,6 +661,19 @@ int main(int argc, char **argv)
 		}
 		printf("extraction: %.1f us per message, %.1f us per 10 KiB; judging %.2f us per message\n",
 		       us / n, us / ((double)bytes / 10240), judge_us / (judged ? judged : 1));
+		{
+			double t10 = 0;
+			size_t n10 = 0;
+
+			for (size_t i = 0; i < n; i++)
+				if (msgs[i].bytes >= 9 * 1024 && msgs[i].bytes < 11 * 1024) {
+					t10 += msgs[i].us;
+					n10++;
+				}
+			if (n10)
+				printf("messages of 9 to 11 KiB: %zu, %.1f us each (decoding and features)\n",
+				       n10, t10 / n10);
+		}
 		free(held);
 		free(hm);
 		free(hy);
@@ -523,5 +685,6 @@ int main(int argc, char **argv)
 	free(msgs);
 	free(lm);
 	free(ly);
+	hm_fset_pool_drain();
 	return 0;
 }

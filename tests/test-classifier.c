@@ -277,6 +277,34 @@ static void test_points_defaults(void **state)
 	hm_cls_model_release(&m);
 }
 
+/* Kept feature sets: 3 bytes an index, cut at HM_CLS_REPLAY_FEATURES. */
+static void test_pack(void **state)
+{
+	static const size_t sizes[] = { 0, 1, 7, HM_CLS_REPLAY_FEATURES, HM_CLS_REPLAY_FEATURES + 5 };
+	static unsigned char buf[HM_CLS_PACKED_MAX];
+	uint32_t *idx = malloc((HM_CLS_REPLAY_FEATURES + 5) * sizeof(*idx));
+	uint32_t *back = malloc(HM_CLS_REPLAY_FEATURES * sizeof(*back));
+
+	assert_non_null(idx);
+	assert_non_null(back);
+	for (size_t i = 0; i < HM_CLS_REPLAY_FEATURES + 5; i++)
+		idx[i] = (uint32_t)(i * 2654435761u) & (HM_CLS_BUCKETS - 1);
+	idx[0] = HM_CLS_BUCKETS - 1;
+	for (size_t c = 0; c < sizeof(sizes) / sizeof(sizes[0]); c++) {
+		size_t want = sizes[c] > HM_CLS_REPLAY_FEATURES ? HM_CLS_REPLAY_FEATURES : sizes[c];
+		size_t len = hm_cls_pack(idx, sizes[c], buf);
+
+		assert_int_equal(len, 3 * want);
+		assert_int_equal(hm_cls_unpack(buf, len, back), want);
+		if (want && memcmp(idx, back, want * sizeof(*idx)) != 0)
+			fail_msg("case %zu: unpacked indexes differ", c);
+	}
+	/* A trailing partial index is not one. */
+	assert_int_equal(hm_cls_unpack(buf, 5, back), 1);
+	free(idx);
+	free(back);
+}
+
 /* ---- the slot under threads ------------------------------------------ */
 
 struct slot_test {
@@ -348,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_points),
 		cmocka_unit_test(test_points_no_model),
 		cmocka_unit_test(test_points_defaults),
+		cmocka_unit_test(test_pack),
 		cmocka_unit_test(test_slot_threads),
 	};
 

@@ -136,6 +136,7 @@ static void test_excluded_headers(void **state)
 		"X-Virus-Scanned: by amavisd-new\n",
 		"X-Apparently-To: bob@example.net\n",
 		"Lines: 12\n",
+		"Return-Path: <bounce@elsewhere.example>\n",
 	};
 	struct fv base = extract(key, BASE_HEADERS BASE_BODY, 0, NULL);
 
@@ -283,6 +284,8 @@ static void test_header_and_auth_features(void **state)
 		"Cc: c@example.net, d@example.net, e@example.net\n",
 		"Organization: Example Org\n",
 		"Sender: list-bounces@example.org\n",
+		"List-Unsubscribe: <mailto:leave@lists.example.org>\n",
+		"X-Mailer-Version: 4.2\n",
 	};
 	static const struct hm_content_auth auths[] = {
 		{ HM_SPF_PASS, HM_DKIM_PASS, HM_DMARC_PASS },
@@ -308,6 +311,59 @@ static void test_header_and_auth_features(void **state)
 	fv_free(&a0);
 	fv_free(&a1);
 	fv_free(&base);
+}
+
+/* Features of a From and an envelope sender only, sorted. */
+static struct fv from_env(const char *from, const char *env)
+{
+	struct hm_content *c = hm_content_begin(key);
+	const uint32_t *idx;
+	struct fv fv;
+
+	assert_non_null(c);
+	assert_int_equal(hm_content_header(c, "From", from), 0);
+	assert_int_equal(hm_content_eoh(c), 0);
+	assert_int_equal(hm_content_envelope(c, env), 0);
+	assert_int_equal(hm_content_finish(c, &idx, &fv.n), 0);
+	fv.idx = malloc(fv.n * sizeof(*idx));
+	assert_non_null(fv.idx);
+	memcpy(fv.idx, idx, fv.n * sizeof(*idx));
+	qsort(fv.idx, fv.n, sizeof(*idx), cmp_u32);
+	hm_content_free(&c);
+	return fv;
+}
+
+/*
+ * The envelope sender: its registered domain against From's (hosts of one
+ * organisation alike), or the null sender (NULL is "<>").
+ */
+static void test_envelope(void **state)
+{
+	static const struct {
+		const char *from, *env1, *env2;
+		bool same;
+	} cases[] = {
+		{ " <alice@example.org>", "<alice@example.org>", "<bounce@mail.example.org>", true },
+		{ " <alice@example.org>", "<alice@example.org>", "<x@elsewhere.example>", false },
+		{ " <alice@example.org>", "<alice@example.org>", "<>", false },
+		{ " <alice@example.org>", "<>", NULL, true },
+		{ " <a@shop.example.co.uk>", "<b@example.co.uk>", "<c@www.example.co.uk>", true },
+		{ " <a@shop.example.co.uk>", "<b@example.co.uk>", "<c@other.co.uk>", false },
+		{ " <a@x.example.de>", "<b@example.de>", "<c@y.z.example.de>", true },
+		{ " <a@x.example.de>", "<b@example.de>", "<c@example.com>", false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fv a = from_env(cases[i].from, cases[i].env1);
+		struct fv b = from_env(cases[i].from, cases[i].env2);
+
+		if (fv_equal(&a, &b) != cases[i].same)
+			fail_msg("case %zu: %s and %s %s", i, cases[i].env1,
+				 cases[i].env2 ? cases[i].env2 : "NULL",
+				 cases[i].same ? "differ" : "do not differ");
+		fv_free(&a);
+		fv_free(&b);
+	}
 }
 
 /* A huge message: bounded features, no failure. */
@@ -385,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_normalisation),
 		cmocka_unit_test(test_header_and_auth_features),
+		cmocka_unit_test(test_envelope),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_fset),
 		cmocka_unit_test(test_abort),

@@ -5,7 +5,7 @@
 # (unix socket, unprivileged user), and a private Postfix instance on
 # 127.0.0.1:10025 that passes mail through it and delivers into Maildirs
 # under /var/lib/hosterra-milter-demo.  Then it sends sample messages that
-# end in the three outcomes (accepted, tagged, rejected) and shows them.
+# end in the three outcomes (accepted, tagged into Junk, rejected) and shows them.
 #
 # Run it again at any time: it rebuilds, restarts the milter and the demo
 # Postfix, and sends the sample again.  "quickstart.sh stop" stops both.
@@ -111,8 +111,19 @@ postfix -c "$PF/etc" start >/dev/null 2>&1
 sleep 1
 
 echo "==> three sample messages (SPF, DKIM and DMARC are checked live)"
-"$PYTHON3" - "$PORT" <<'PY'
-import smtplib, sys, time
+"$PYTHON3" - "$PORT" "$DEMO/mail" <<'PY'
+import os, smtplib, sys, time
+def delivered(rcpt, subject):
+    """The delivered copy's header block, once Postfix has written it."""
+    new = os.path.join(sys.argv[2], rcpt.split("@")[0], "new")
+    for _ in range(150):
+        for name in os.listdir(new) if os.path.isdir(new) else []:
+            with open(os.path.join(new, name), "rb") as f:
+                head = f.read().split(b"\n\n", 1)[0].decode("utf-8", "replace")
+            if "Subject: " + subject in head:
+                return head
+        time.sleep(0.2)
+    return None
 def send(sender, rcpt, subject):
     s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=120)
     s.ehlo("demo.example.net")
@@ -126,7 +137,14 @@ def send(sender, rcpt, subject):
            time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()), time.time())
     try:
         s.sendmail("<%s>" % sender, ["<%s>" % rcpt], msg)
-        print("    %-40s -> %-18s accepted" % (subject, rcpt))
+        head = delivered(rcpt, subject)
+        if head is None:
+            outcome = "accepted, not delivered yet"
+        elif "\nX-Spam-Flag: YES" in head:
+            outcome = "tagged (X-Spam-Flag: YES -> Junk)"
+        else:
+            outcome = "accepted (INBOX)"
+        print("    %-40s -> %-18s %s" % (subject, rcpt, outcome))
     except smtplib.SMTPRecipientsRefused as e:
         code, text = list(e.recipients.values())[0]
         print("    %-40s -> %-18s refused: %d %s" % (subject, rcpt, code, text.decode()))

@@ -91,7 +91,8 @@ struct conf_entry {
 };
 
 static convert_fn conv_socket, conv_mode, conv_log_level, conv_facility, conv_network,
-	conv_nameserver, conv_domain, conv_dnsbl_code, conv_regex, conv_prefix, conv_on_failure;
+	conv_nameserver, conv_domain, conv_dnsbl_code, conv_regex, conv_prefix, conv_on_failure,
+	conv_delimiter;
 
 #define FIELD(f) offsetof(struct hm_conf, f)
 
@@ -172,7 +173,7 @@ static const struct conf_entry redis_table[] = {
 	{ "cache_ttl", E_INT, NULL, 300, 1, 86400, NULL, FIELD(redis.cache_ttl), NULL,
 	  "seconds a cached key is kept at most (edits arrive at once anyway)" },
 	{ "on_failure", E_STR, "defaults", 0, 0, 0, conv_on_failure, FIELD(redis.on_failure), NULL,
-	  "Redis down and policy not cached: \"defaults\" (server thresholds) or \"tempfail\"" },
+	  "Redis down and policy not cached: \"defaults\" (server thresholds; 451 where they would reject) or \"tempfail\" (451 at RCPT)" },
 	{ "write_host", E_STR, "", 0, 0, 0, NULL, FIELD(redis.write_host), NULL,
 	  "where the learn command writes (the primary, when host is a replica); empty: host" },
 	{ "write_port", E_INT, NULL, 0, 0, 65535, NULL, FIELD(redis.write_port), NULL,
@@ -243,6 +244,10 @@ static const struct conf_entry root_table[] = {
 	  "honour a white list only for an authenticated sender (SPF pass, or aligned DKIM)" },
 	{ "split_recipients", E_BOOL, NULL, 1, 0, 0, NULL, FIELD(split_recipients), NULL,
 	  "answer 452 4.5.3 to a recipient whose policy differs from the first one's" },
+	{ "recipient_delimiter", E_CHECKED, "+", 0, 0, 0, conv_delimiter,
+	  FIELD(recipient_delimiter), NULL,
+	  "characters that start an address extension, as in Postfix: bob+x@ gets bob@'s "
+	  "policy; empty: none" },
 	{ "symbol", E_MULTI, NULL, 0, 0, 0, NULL, FIELD(symbols), symbol_table,
 	  "a built-in symbol's weight", sizeof(struct hm_conf_symbol), check_symbol },
 	{ "dnsbl", E_MULTI, NULL, 0, 0, 0, NULL, FIELD(dnsbls), dnsbl_table,
@@ -277,6 +282,26 @@ static int conv_on_failure(const char *value, void *field, char *err, size_t err
 	}
 	if (field)
 		*(int *)field = v;
+	return 0;
+}
+
+/*
+ * recipient_delimiter: printable ASCII characters that can be part of a
+ * local-part, none of them '@' (that would cut into the domain); empty
+ * turns extensions off.
+ */
+static int conv_delimiter(const char *value, void *field, char *err, size_t errlen)
+{
+	(void)field;
+	for (const char *p = value; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c <= ' ' || c >= 0x7f || c == '@' || c == '"' || c == '\\') {
+			snprintf(err, errlen, "\"%s\": a delimiter is a printable character, "
+				 "not a space, '@', '\"' or '\\'", value);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -1450,6 +1475,19 @@ void hm_conf_store_conf(const struct hm_conf *c, bool write, struct hm_store_con
 	sc->cache_ttl_ms = c->redis.cache_ttl * 1000;
 }
 
+bool hm_conf_inherit_store(struct hm_conf *fresh, const struct hm_conf *old)
+{
+	struct hm_store_conf sc;
+
+	if (fresh->store != NULL || old == NULL || old->store == NULL)
+		return false;
+	hm_conf_store_conf(fresh, false, &sc);
+	if (!hm_store_same_conf(old->store, &sc))
+		return false;
+	fresh->store = hm_store_ref(old->store);
+	return true;
+}
+
 int hm_conf_build_engine(struct hm_conf *c, bool with_store, char *err, size_t errlen)
 {
 	struct hm_engine_conf ec = {
@@ -1465,13 +1503,14 @@ int hm_conf_build_engine(struct hm_conf *c, bool with_store, char *err, size_t e
 	struct hm_store_conf sc;
 	char why[400];
 
-	hm_conf_store_conf(c, false, &sc);
 	hm_engine_free(&c->engine);
-	hm_store_free(&c->store);
+	if (!with_store)
+		hm_store_free(&c->store);
 	if (hm_engine_new(&ec, &c->engine, err, errlen) < 0)
 		return -1;
-	if (!with_store)
+	if (!with_store || c->store != NULL)	/* inherited: hm_conf_inherit_store() */
 		return 0;
+	hm_conf_store_conf(c, false, &sc);
 	/* Redis may well be down now: the store connects when it can. */
 	if (hm_store_new(&sc, &c->store, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "policy store: %s", why);

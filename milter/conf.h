@@ -119,6 +119,7 @@ struct hm_conf {
 	} classifier;
 	int whitelist_requires_auth;
 	int split_recipients;
+	char *recipient_delimiter;	/* extension separators; "": none */
 	struct hm_conf_array symbols;	/* struct hm_conf_symbol */
 	struct hm_conf_array dnsbls;	/* struct hm_conf_dnsbl */
 	struct hm_conf_array rules;	/* struct hm_conf_rule */
@@ -149,10 +150,10 @@ int hm_conf_check_file(const char *path, char *err, size_t errlen);
 
 /*
  * Build the checkers (resolver, SPF, DKIM, DMARC) this configuration asks
- * for, and with_store the policy store (its Redis connections), and attach
- * them to it; they are freed with the configuration.  "-t" builds no store:
- * whether Redis answers now says nothing about the file.  0, or -1 with the
- * reason in err.
+ * for, and with_store the policy store (its Redis connections) unless it
+ * inherited one, and attach them to it; they are freed with the
+ * configuration.  "-t" builds no store: whether Redis answers now says
+ * nothing about the file.  0, or -1 with the reason in err.
  */
 int hm_conf_build_engine(struct hm_conf *conf, bool with_store, char *err, size_t errlen);
 
@@ -163,6 +164,15 @@ int hm_conf_build_engine(struct hm_conf *conf, bool with_store, char *err, size_
  */
 struct hm_store_conf;
 void hm_conf_store_conf(const struct hm_conf *conf, bool write, struct hm_store_conf *sc);
+
+/*
+ * On reload, before hm_conf_build_engine(): when the redis { } settings
+ * that make the store (everything but on_failure) are those of old, fresh
+ * shares old's policy store, its cache and connections (DESIGN §5.5), so a
+ * reload during a Redis outage keeps every mailbox's cached policy.  true
+ * when it does.
+ */
+bool hm_conf_inherit_store(struct hm_conf *fresh, const struct hm_conf *old);
 
 /* Print every option with its type, default, limits and help (for docs). */
 void hm_conf_describe(FILE *out);

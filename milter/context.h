@@ -36,6 +36,7 @@ struct hm_msg {
 	struct hm_scan_result *result;	/* filled at end of message */
 	int outcome;			/* enum hm_outcome, once decided */
 	bool decided;
+	const char *failed;		/* a no-reply stage failed: 451 at end of message */
 };
 
 struct hm_conn {
@@ -48,6 +49,8 @@ struct hm_conn {
 	struct hm_client_check *client;	/* DNSBL, rDNS, HELO; NULL for local clients */
 	struct hm_conf *client_conf;	/* the snapshot the client checks started with */
 	bool leading_space;		/* header values arrive with their leading space */
+	unsigned long noreply;		/* SMFIP_NR_* stages the MTA does not wait for */
+	const char *failed;		/* connect or HELO failed unanswered: 451 at MAIL FROM */
 	struct hm_msg *msg;
 	unsigned long messages;		/* transactions begun on this connection */
 };

@@ -142,6 +142,9 @@ static void reload(const char *path)
 		hm_conf_release(&old);
 		return;
 	}
+	/* Same Redis settings: the same store, its cache and connections. */
+	bool kept = hm_conf_inherit_store(fresh, old);
+
 	if (hm_conf_build_engine(fresh, true, err, sizeof(err)) < 0) {
 		hm_log(HM_LOG_ERR, "reload refused: %s: %s; keeping the running configuration", path, err);
 		hm_conf_release(&fresh);
@@ -157,7 +160,8 @@ static void reload(const char *path)
 	smfi_settimeout((int)fresh->milter_timeout);
 	hm_conf_publish(fresh);
 	hm_conf_release(&old);
-	hm_log(HM_LOG_NOTICE, "configuration reloaded from %s", path);
+	hm_log(HM_LOG_NOTICE, "configuration reloaded from %s (policy cache %s)", path,
+	       kept ? "kept: Redis settings unchanged" : "new: Redis settings changed");
 }
 
 struct milter_thread {

@@ -260,8 +260,17 @@ static void print_text(FILE *out, const struct hm_scanmode_args *a, const struct
 			fprintf(out, "  (%zu more, %.2f)\n", r->symbols.dropped, r->symbols.dropped_weight);
 		fprintf(out, "score: %.2f (tag %.2f, reject %.2f)\n", r->score, v->thresholds.tag,
 			v->thresholds.reject);
-		fprintf(out, "outcome: %s%s\n", hm_outcome_name(v->outcome),
-			v->dmarc_enforced ? " (dmarc.enforce_reject)" : "");
+		struct hm_strbuf held;
+
+		hm_strbuf_init(&held, 128);
+		if (v->outcome == HM_REJECT && v->held) {
+			hm_strbuf_puts(&held, " (a reject held back: ");
+			hm_verdict_held_why(v->held, &held);
+			hm_strbuf_puts(&held, ")");
+		}
+		fprintf(out, "outcome: %s%s%s\n", hm_verdict_outcome_name(v->outcome, v->held),
+			v->dmarc_enforced ? " (dmarc.enforce_reject)" : "", hm_strbuf_str(&held));
+		hm_strbuf_free(&held);
 	}
 	for (size_t i = 0; i < a->nrcpts; i++) {
 		struct hm_strbuf why;
@@ -273,10 +282,10 @@ static void print_text(FILE *out, const struct hm_scanmode_args *a, const struct
 	if (r && v->conflict)
 		fprintf(out, "recipients disagree: the most lenient outcome applies to all\n");
 	if (r && v->outcome == HM_REJECT) {
-		char text[300];
+		struct hm_reply reply;
 
-		hm_verdict_reject_text(r, v, text, sizeof(text));
-		fprintf(out, "reply: 550 5.7.1 %s\n", text);
+		hm_verdict_reply(r, v, &reply);
+		fprintf(out, "reply: %s %s %s\n", reply.code, reply.status, reply.text);
 		return;
 	}
 	fprintf(out, "headers removed:\n");
@@ -296,7 +305,7 @@ static void print_json(FILE *out, const struct hm_scanmode_args *a, const struct
 		       const struct hm_header_track *track, const struct hm_rcpt *rcpts)
 {
 	struct removed rm = { .out = out, .json = true };
-	const char *outcome = r ? hm_outcome_name(v->outcome) : "accept";
+	const char *outcome = r ? hm_verdict_outcome_name(v->outcome, v->held) : "accept";
 
 	fputc('{', out);
 	if (a->nmore) {
@@ -309,6 +318,15 @@ static void print_json(FILE *out, const struct hm_scanmode_args *a, const struct
 		fprintf(out, ",\"score\":%.2f,\"thresholds\":{\"tag\":%.2f,\"reject\":%.2f}",
 			r->score, v->thresholds.tag, v->thresholds.reject);
 		fprintf(out, ",\"dmarc_enforced\":%s", v->dmarc_enforced ? "true" : "false");
+		if (v->outcome == HM_REJECT) {
+			struct hm_reply reply;
+
+			hm_verdict_reply(r, v, &reply);
+			fprintf(out, ",\"reply\":{\"code\":\"%s\",\"status\":\"%s\",\"text\":",
+				reply.code, reply.status);
+			json_string(out, reply.text);
+			fputc('}', out);
+		}
 		fputs(",\"symbols\":[", out);
 		for (size_t i = 0; i < r->symbols.count; i++) {
 			fprintf(out, "%s{\"name\":", i ? "," : "");
@@ -352,8 +370,9 @@ static void print_json(FILE *out, const struct hm_scanmode_args *a, const struct
 		fprintf(out, "%s{\"address\":", i ? "," : "");
 		json_string(out, a->rcpts[i]);
 		fprintf(out, ",\"outcome\":\"%s\",\"why\":",
-			rcpts[i].status != HM_RCPT_ACCEPTED ? "reject" :
-			r ? hm_outcome_name(rcpts[i].outcome) : outcome);
+			rcpts[i].status == HM_RCPT_REJECTED ? "reject" :
+			rcpts[i].status != HM_RCPT_ACCEPTED ? "tempfail" :
+			r ? hm_verdict_outcome_name(rcpts[i].outcome, rcpts[i].held) : outcome);
 		json_string(out, hm_strbuf_str(&why));
 		fputc('}', out);
 		hm_strbuf_free(&why);

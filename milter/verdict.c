@@ -1,5 +1,5 @@
 /*
- * verdict.c - outcome and header edits of a message.
+ * verdict.c - outcome, SMTP reply and header edits of a message.
  */
 #include "config.h"
 
@@ -12,6 +12,41 @@
 #include "scoring/spamhdr.h"
 
 #define HEADER_MAX 65536		/* one header value we add, at most */
+
+/*
+ * The checks that can carry a credit (a negative pass weight) and ended in
+ * temperror: had DNS answered, the score might be lower, or a white list
+ * match authenticated.
+ */
+static unsigned dns_trouble(const struct hm_scan_result *r)
+{
+	unsigned held = 0;
+
+	if (r->spf_checked && r->spf.result == HM_SPF_TEMPERROR)
+		held |= HM_HELD_SPF;
+	for (size_t i = 0; i < r->dkim.nsigs; i++)
+		if (r->dkim.sigs[i].result == HM_DKIM_TEMPERROR)
+			held |= HM_HELD_DKIM;
+	if (r->dmarc.result == HM_DMARC_TEMPERROR)
+		held |= HM_HELD_DMARC;
+	return held;
+}
+
+const char *hm_verdict_outcome_name(enum hm_outcome o, unsigned held)
+{
+	return o == HM_REJECT && held ? "tempfail" : hm_outcome_name(o);
+}
+
+/* Most lenient first: accept, tag, a reject held back (451), a reject. */
+static int severity(enum hm_outcome o, unsigned held)
+{
+	switch (o) {
+	case HM_ACCEPT: return 0;
+	case HM_TAG: return 1;
+	case HM_REJECT: return held ? 2 : 3;
+	}
+	return 0;
+}
 
 int hm_verdict_judge(const struct hm_conf *conf, struct hm_scan *scan,
 		     struct hm_client_check *client, const char *helo,
@@ -39,6 +74,8 @@ int hm_verdict_judge(const struct hm_conf *conf, struct hm_scan *scan,
 		v->outcome = HM_REJECT;
 		v->dmarc_enforced = true;
 	}
+	v->black_listed = false;
+	v->held = v->outcome == HM_REJECT ? dns_trouble(r) : 0;
 	return 0;
 }
 
@@ -76,15 +113,58 @@ void hm_verdict_headers_free(struct hm_header_add *h, size_t n)
 		hm_strbuf_free(&h[i].value);
 }
 
-void hm_verdict_reject_text(const struct hm_scan_result *r, const struct hm_verdict *v,
-			    char *buf, size_t len)
+void hm_verdict_held_why(unsigned held, struct hm_strbuf *out)
 {
-	if (v->dmarc_enforced)
-		snprintf(buf, len, "Message rejected: %s asks receivers to reject mail that fails "
-			 "DMARC", r->dmarc.from_domain[0] ? r->dmarc.from_domain : "the sender's domain");
-	else
-		snprintf(buf, len, "Message rejected as spam (score %.2f, limit %.2f)", r->score,
-			 v->thresholds.reject);
+	if (held & HM_HELD_DNS)
+		hm_strbuf_printf(out, "dns-temperror(%s%s%s%s%s)",
+				 held & HM_HELD_SPF ? "spf" : "",
+				 held & HM_HELD_SPF && held & (HM_HELD_DKIM | HM_HELD_DMARC) ? "/" : "",
+				 held & HM_HELD_DKIM ? "dkim" : "",
+				 held & HM_HELD_DKIM && held & HM_HELD_DMARC ? "/" : "",
+				 held & HM_HELD_DMARC ? "dmarc" : "");
+	if (held & HM_HELD_POLICY)
+		hm_strbuf_printf(out, "%spolicy-unavailable", held & HM_HELD_DNS ? "+" : "");
+}
+
+void hm_verdict_reply(const struct hm_scan_result *r, const struct hm_verdict *v,
+		      struct hm_reply *out)
+{
+	unsigned dns = v->held & HM_HELD_DNS;
+
+	if (dns) {
+		/* The sending MTA's operator reads this: say which lookups. */
+		out->code = "451";
+		out->status = "4.7.0";
+		snprintf(out->text, sizeof(out->text), "Cannot verify the sender now (DNS failure "
+			 "for %s%s%s%s%s), please try again later",
+			 dns & HM_HELD_SPF ? "SPF" : "",
+			 dns & HM_HELD_SPF && dns & (HM_HELD_DKIM | HM_HELD_DMARC) ? ", " : "",
+			 dns & HM_HELD_DKIM ? "DKIM" : "",
+			 dns & HM_HELD_DKIM && dns & HM_HELD_DMARC ? ", " : "",
+			 dns & HM_HELD_DMARC ? "DMARC" : "");
+	} else if (v->held) {
+		/* As at RCPT time with on_failure = tempfail. */
+		out->code = "451";
+		out->status = "4.3.0";
+		snprintf(out->text, sizeof(out->text), "Recipient policy temporarily unavailable, "
+			 "please try again later");
+	} else if (v->black_listed) {
+		/* As at RCPT time: the list decided, not the score. */
+		out->code = "550";
+		out->status = "5.7.1";
+		snprintf(out->text, sizeof(out->text), "Sender blocked by the recipient's policy");
+	} else if (v->dmarc_enforced) {
+		out->code = "550";
+		out->status = "5.7.1";
+		snprintf(out->text, sizeof(out->text), "Message rejected: %s asks receivers to reject "
+			 "mail that fails DMARC",
+			 r->dmarc.from_domain[0] ? r->dmarc.from_domain : "the sender's domain");
+	} else {
+		out->code = "550";
+		out->status = "5.7.1";
+		snprintf(out->text, sizeof(out->text), "Message rejected as spam (score %.2f, limit %.2f)",
+			 r->score, v->thresholds.reject);
+	}
 }
 
 void hm_verdict_policy_defaults(const struct hm_conf *conf, struct hm_policy_defaults *d)
@@ -92,6 +172,7 @@ void hm_verdict_policy_defaults(const struct hm_conf *conf, struct hm_policy_def
 	d->tag = conf->thresholds.tag;
 	d->reject = conf->thresholds.reject;
 	d->whitelist_requires_auth = conf->whitelist_requires_auth != 0;
+	d->recipient_delimiter = conf->recipient_delimiter;
 }
 
 void hm_verdict_recipients(const struct hm_conf *conf, const struct hm_scan_result *r,
@@ -105,8 +186,10 @@ void hm_verdict_recipients(const struct hm_conf *conf, const struct hm_scan_resu
 		.spf_pass = r->spf_checked && r->spf.result == HM_SPF_PASS && !r->spf.helo_identity,
 		.spf_domain = r->spf.domain,
 		.dkim_aligned_pass = r->dmarc.dkim_aligned,
+		.from_fields = (unsigned)r->from.headers,
 	};
 	const struct hm_thresholds server = v->thresholds;	/* from hm_verdict_judge() */
+	const unsigned dns = dns_trouble(r);
 	bool first = true;
 	bool dmarc_reject = conf->dmarc.enforce_reject && r->dmarc.result == HM_DMARC_FAIL &&
 			    r->dmarc.disposition == HM_DMARC_POLICY_REJECT;
@@ -138,14 +221,31 @@ void hm_verdict_recipients(const struct hm_conf *conf, const struct hm_scan_resu
 			rc->outcome = HM_REJECT;
 			by_dmarc = true;
 		}
-		if (first || rc->outcome < v->outcome) {	/* accept < tag < reject */
+		rc->held = 0;
+		if (rc->outcome == HM_REJECT) {
+			const struct hm_rcpt_policy *p = rc->policy;
+			bool listed = p && p->list == HM_LIST_BLACK;
+
+			/* The defaults stood in for this recipient's own policy. */
+			if (p && p->failed)
+				rc->held |= HM_HELD_POLICY;
+			/* A black match stands, unless an authenticated white
+			 * match might have beaten it. */
+			if (!listed || p->white_ignored_unauth)
+				rc->held |= dns;
+		}
+		int sev = severity(rc->outcome, rc->held);
+		if (first || sev < severity(v->outcome, v->held)) {
 			if (!first)
 				v->conflict = true;
 			v->outcome = rc->outcome;
+			v->held = rc->held;
 			v->thresholds = t;
 			v->dmarc_enforced = by_dmarc;
+			v->black_listed = rc->outcome == HM_REJECT && !by_dmarc && rc->policy &&
+					  rc->policy->list == HM_LIST_BLACK;
 			first = false;
-		} else if (rc->outcome != v->outcome) {
+		} else if (sev != severity(v->outcome, v->held)) {
 			v->conflict = true;
 		}
 	}
@@ -167,10 +267,10 @@ void hm_verdict_explain(const struct hm_rcpt *rc, struct hm_strbuf *out)
 		return;
 	}
 	/* An aborted transaction ends before any outcome. */
-	hm_strbuf_puts(out, rc->decided ? hm_outcome_name(rc->outcome) : "undecided");
+	hm_strbuf_puts(out, rc->decided ? hm_verdict_outcome_name(rc->outcome, rc->held) : "undecided");
 	if (p == NULL) {
 		hm_strbuf_puts(out, "[thresholds:server]");
-		return;
+		goto held;
 	}
 	if (p->list != HM_LIST_NONE)
 		hm_strbuf_printf(out, "[%s:%s:%s]", hm_list_verdict_name(p->list),
@@ -180,4 +280,9 @@ void hm_verdict_explain(const struct hm_rcpt *rc, struct hm_strbuf *out)
 				 p->tag, p->reject, p->white_ignored_unauth ? ":white-unauth" : "");
 	hm_strbuf_printf(out, "(%s)", p->failed ? "defaults" : p->source == HM_SRC_CACHE ? "cache" :
 			 p->source == HM_SRC_REDIS ? "redis" : "defaults");
+held:
+	if (rc->decided && rc->outcome == HM_REJECT && rc->held) {
+		hm_strbuf_puts(out, "+");
+		hm_verdict_held_why(rc->held, out);
+	}
 }

@@ -19,10 +19,30 @@
 #include "scoring/scan.h"
 #include "scoring/strbuf.h"
 
+/*
+ * Trouble never becomes a permanent reject (DESIGN §5.5): a reject that
+ * trouble may have caused is answered 451, and these bits say why.  DNS:
+ * a check that can carry a credit (SPF, DKIM, DMARC) ended in temperror,
+ * so its pass weight may be missing from the score, or an unauthenticated
+ * white list match ignored.  Policy: the recipient's policy could not be
+ * read, so the server's thresholds stood in for its own thresholds and
+ * lists.  A black list match that DNS could not have overturned stays a
+ * 550.
+ */
+enum {
+	HM_HELD_SPF = 1 << 0,		/* SPF temperror */
+	HM_HELD_DKIM = 1 << 1,		/* a DKIM signature's key lookup failed */
+	HM_HELD_DMARC = 1 << 2,		/* DMARC temperror */
+	HM_HELD_POLICY = 1 << 3,	/* the recipient's policy was unavailable */
+};
+#define HM_HELD_DNS (HM_HELD_SPF | HM_HELD_DKIM | HM_HELD_DMARC)
+
 struct hm_verdict {
 	enum hm_outcome outcome;	/* the message's: the most lenient recipient's */
+	unsigned held;			/* outcome HM_REJECT answered 451: HM_HELD_* why */
 	struct hm_thresholds thresholds;	/* those X-Spam-Status shows */
 	bool dmarc_enforced;		/* rejected by dmarc.enforce_reject, whatever the score */
+	bool black_listed;		/* rejected by the recipient's black list */
 	bool conflict;			/* the recipients' outcomes differed */
 };
 
@@ -39,32 +59,45 @@ struct hm_rcpt {
 	enum hm_rcpt_status status;
 	struct hm_rcpt_policy *policy;	/* loaded at RCPT; NULL when not judged */
 	enum hm_outcome outcome;	/* at end of message, for accepted ones */
+	unsigned held;			/* outcome HM_REJECT held back as 451: HM_HELD_* */
 	bool decided;			/* outcome is set */
 };
+
+/* "tempfail" for a reject held back, else the outcome's name. */
+const char *hm_verdict_outcome_name(enum hm_outcome o, unsigned held);
 
 /* The policy defaults of a configuration. */
 void hm_verdict_policy_defaults(const struct hm_conf *conf, struct hm_policy_defaults *d);
 
 /*
  * Decide each accepted recipient with its own policy (lists, then its
- * thresholds) and set the message's outcome to the most lenient of them
- * (DESIGN §5.6); recipients without a policy use the server's thresholds.
- * Call after hm_verdict_judge().  env_sender: the MAIL FROM argument.
+ * thresholds), hold back the rejects trouble may have caused (rc->held),
+ * and set the message's outcome to the most lenient of them (DESIGN
+ * §5.6): accept, then tag, then a reject held back (451), then a reject.
+ * A 451 for one recipient thus never costs another recipient its mail:
+ * next to an accepted recipient the message is accepted for all, next to
+ * a rejected one the whole message is retried.  Recipients without a
+ * policy use the server's thresholds.  Call after hm_verdict_judge().
+ * env_sender: the MAIL FROM argument.
  */
 void hm_verdict_recipients(const struct hm_conf *conf, const struct hm_scan_result *r,
 			   const char *env_sender, struct hm_rcpt *rcpts, size_t n,
 			   struct hm_verdict *v);
 
 /*
- * Append "addr:outcome[why]" for each recipient to a log line or report:
+ * Append "outcome[why](source)" for a recipient to a log line or report:
  * why names the list entry and its level, or the thresholds and where they
- * came from, and whether the policy came from Redis, the cache or defaults.
+ * came from; source says whether the policy came from Redis, the cache or
+ * defaults.  A reject held back reads "tempfail[...](...)" followed by
+ * "+dns-temperror(spf/dkim/dmarc)" and/or "+policy-unavailable".
  */
 void hm_verdict_explain(const struct hm_rcpt *rc, struct hm_strbuf *out);
 
 /*
  * Finish the scan into *r, add the client checks' symbols (client may be
- * NULL) and decide.  0, or -1 with *what saying which part failed.
+ * NULL) and decide with the server's thresholds; a reject while SPF, DKIM
+ * or DMARC ended in temperror is held back (v->held).  0, or -1 with
+ * *what saying which part failed.
  */
 int hm_verdict_judge(const struct hm_conf *conf, struct hm_scan *scan,
 		     struct hm_client_check *client, const char *helo,
@@ -89,8 +122,23 @@ int hm_verdict_headers(const struct hm_conf *conf, const struct hm_scan_result *
 		       const struct hm_verdict *v, struct hm_header_add *h, size_t *n);
 void hm_verdict_headers_free(struct hm_header_add *h, size_t n);
 
-/* The SMTP reply text of a rejection. */
-void hm_verdict_reject_text(const struct hm_scan_result *r, const struct hm_verdict *v,
-			    char *buf, size_t len);
+/* The SMTP reply to a message whose outcome is HM_REJECT. */
+struct hm_reply {
+	const char *code;		/* "550", or "451" when held back */
+	const char *status;		/* enhanced status code: "5.7.1", "4.7.0", "4.3.0" */
+	char text[400];			/* says what decided (a domain name fits) */
+};
+
+/*
+ * A held-back reject gets 451: 4.7.0 naming the checks whose DNS failed,
+ * else 4.3.0 for an unavailable policy.  A reject gets 550 5.7.1 naming
+ * what decided: the recipient's black list, DMARC enforcement, or the
+ * score and the limit.
+ */
+void hm_verdict_reply(const struct hm_scan_result *r, const struct hm_verdict *v,
+		      struct hm_reply *out);
+
+/* "dns-temperror(spf/dkim)+policy-unavailable": why a reject was held back. */
+void hm_verdict_held_why(unsigned held, struct hm_strbuf *out);
 
 #endif

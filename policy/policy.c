@@ -15,6 +15,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,12 +114,44 @@ static bool key_join(char *key, size_t len, const char *a, const char *b)
 	return n > 0 && (size_t)n < len;
 }
 
+/* ---- subaddress extensions ---- */
+
+/* Local-parts Postfix never splits: a delimiter inside them is no extension. */
+static const char *const unsplit_locals[] = { "postmaster", "mailer-daemon", "double-bounce" };
+
+bool hm_local_strip_extension(char *local, const char *delimiters)
+{
+	size_t len, n;
+
+	if (local == NULL || delimiters == NULL || delimiters[0] == '\0')
+		return false;
+	for (size_t i = 0; i < sizeof(unsplit_locals) / sizeof(unsplit_locals[0]); i++)
+		if (strcasecmp(local, unsplit_locals[i]) == 0)
+			return false;
+	if (strchr(delimiters, '-') != NULL) {
+		n = strlen(local);
+		if (strncasecmp(local, "owner-", 6) == 0 ||
+		    (n > 8 && strcasecmp(local + n - 8, "-request") == 0))
+			return false;
+	}
+	len = strcspn(local, delimiters);
+	/* "+x@": cutting would leave no local-part, so it is the mailbox's name. */
+	if (len == 0 || local[len] == '\0')
+		return false;
+	local[len] = '\0';
+	return true;
+}
+
 /*
  * An envelope argument ("<Bob@Example.org>", bare, with a source route)
- * into lower-cased "local@domain" and its domain.  -1 for the null sender,
- * a missing local-part or domain, or an address too long.
+ * into lower-cased "local@domain" and its domain, the local-part's
+ * extension stripped when delimiters is not NULL.  The extension is cut
+ * from the local-part as parsed (quotes removed), so a quoted local-part
+ * is cut where the MTA cuts it.  -1 for the null sender, a missing
+ * local-part or domain, or an address too long.
  */
-static int envelope_norm(const char *arg, char *addr, size_t addrlen, char *domain, size_t domlen)
+static int envelope_norm_ext(const char *arg, const char *delimiters, char *addr, size_t addrlen,
+			     char *domain, size_t domlen)
 {
 	struct hm_addr a;
 	const char *err;
@@ -127,6 +160,7 @@ static int envelope_norm(const char *arg, char *addr, size_t addrlen, char *doma
 		return -1;
 	if (hm_addr_is_null(&a) || a.local[0] == '\0' || a.domain[0] == '\0')
 		return -1;
+	(void)hm_local_strip_extension(a.local, delimiters);
 	if (hm_addr_format(&a, addr, addrlen) < 0 || !copy_str(domain, domlen, a.domain))
 		return -1;
 	ascii_lower(addr);
@@ -134,12 +168,33 @@ static int envelope_norm(const char *arg, char *addr, size_t addrlen, char *doma
 	return 0;
 }
 
+static int envelope_norm(const char *arg, char *addr, size_t addrlen, char *domain, size_t domlen)
+{
+	return envelope_norm_ext(arg, NULL, addr, addrlen, domain, domlen);
+}
+
 /* ---- derived data: compiled lists ---- */
 
 struct policy_list {
 	struct hm_patlist *list;
 	struct hm_pattern top;		/* the most specific valid pattern (text NULL: none) */
+	/* What the value holds, for grouping recipients (same_list()). */
+	size_t count;			/* members */
+	uint64_t digest;		/* of the members, whatever their order */
 };
+
+/* A 64-bit hash of one member: FNV-1a, then a finalizer to spread it. */
+static uint64_t member_hash(const char *m)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *m; m++)
+		h = (h ^ (unsigned char)*m) * 0x100000001b3ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
 
 static void policy_list_free(void *p)
 {
@@ -172,6 +227,10 @@ static void *make_list(const struct hm_rvalue *v, void *arg)
 	if (invalid)
 		policy_warn("%s: %zu invalid pattern%s ignored (%s)", ekey, invalid,
 			    invalid == 1 ? "" : "s", err);
+	/* A sum: the members of a set come in no particular order. */
+	pl->count = n;
+	for (size_t i = 0; i < n; i++)
+		pl->digest += member_hash(v->items[i]);
 	/* The most specific pattern bounds what this list can ever beat (RCPT time). */
 	for (size_t i = 0; i < n; i++) {
 		struct hm_pattern q;
@@ -443,6 +502,8 @@ int hm_rcpt_policy_load(struct hm_store *s, const struct hm_policy_defaults *d, 
 	const char *mb_thr_key, *dom_thr_key, *mb_wl_key, *mb_bl_key, *dom_wl_key, *dom_bl_key;
 	const struct policy_alias *alias;
 	char env[HM_POLICY_ADDR_MAX], envdom[HM_POLICY_DOMAIN_MAX];
+	char mbox[HM_POLICY_ADDR_MAX], target[HM_POLICY_ADDR_MAX];
+	const char *delims = d != NULL ? d->recipient_delimiter : NULL;
 	struct hm_thresholds t;
 	enum hm_rv_source source = HM_SRC_CACHE;
 	size_t n2 = 0;
@@ -453,16 +514,23 @@ int hm_rcpt_policy_load(struct hm_store *s, const struct hm_policy_defaults *d, 
 	set_defaults(p, d);
 	if (envelope_norm(rcpt, p->address, sizeof(p->address), p->domain, sizeof(p->domain)) < 0)
 		return -1;
-	copy_str(p->mailbox, sizeof(p->mailbox), p->address);
+	/*
+	 * bob+x@ is delivered to bob@ (Postfix, Dovecot), so it gets bob@'s
+	 * policy: every key below is the address without its extension.  The
+	 * address as given stays in p->address, for the log.
+	 */
+	if (envelope_norm_ext(rcpt, delims, mbox, sizeof(mbox), envdom, sizeof(envdom)) < 0)
+		return -1;
+	copy_str(p->mailbox, sizeof(p->mailbox), mbox);
 	if (s == NULL)
 		return 0;
 
 	/* Everything the recipient needs if it is its own mailbox: one round trip. */
-	if (!key_join(keys[K_ALIAS], KEY_MAX, "alias:", p->address) ||
-	    !key_join(keys[K_MB_THR], KEY_MAX, "thr:", p->address) ||
+	if (!key_join(keys[K_ALIAS], KEY_MAX, "alias:", mbox) ||
+	    !key_join(keys[K_MB_THR], KEY_MAX, "thr:", mbox) ||
 	    !key_join(keys[K_DOM_THR], KEY_MAX, "thr:@", p->domain) ||
-	    !key_join(keys[K_MB_WL], KEY_MAX, "wl:", p->address) ||
-	    !key_join(keys[K_MB_BL], KEY_MAX, "bl:", p->address) ||
+	    !key_join(keys[K_MB_WL], KEY_MAX, "wl:", mbox) ||
+	    !key_join(keys[K_MB_BL], KEY_MAX, "bl:", mbox) ||
 	    !key_join(keys[K_DOM_WL], KEY_MAX, "wl:@", p->domain) ||
 	    !key_join(keys[K_DOM_BL], KEY_MAX, "bl:@", p->domain))
 		return -1;
@@ -483,12 +551,16 @@ int hm_rcpt_policy_load(struct hm_store *s, const struct hm_policy_defaults *d, 
 	dom_bl = &vals[K_DOM_BL], dom_bl_key = keys[K_DOM_BL];
 
 	alias = alias_of(vals[K_ALIAS], keys[K_ALIAS]);
+	/* An alias to bob+sales@ delivers to bob@: the target's policy is bob@'s. */
+	if (alias != NULL && alias->kind == ALIAS_ONE &&
+	    envelope_norm_ext(alias->target, delims, target, sizeof(target), envdom,
+			      sizeof(envdom)) < 0)
+		copy_str(target, sizeof(target), alias->target);
 	if (alias != NULL && alias->kind == ALIAS_MULTI) {
 		/* Mail to several mailboxes: no one mailbox's policy is theirs. */
 		p->mailbox[0] = '\0';
 		mb_thr = mb_wl = mb_bl = NULL;
-	} else if (alias != NULL && alias->kind == ALIAS_ONE &&
-		   strcmp(alias->target, p->address) != 0) {
+	} else if (alias != NULL && alias->kind == ALIAS_ONE && strcmp(target, mbox) != 0) {
 		/*
 		 * A direct alias gets the target mailbox's whole policy, the
 		 * domain lists and thresholds of the target's domain
@@ -498,7 +570,7 @@ int hm_rcpt_policy_load(struct hm_store *s, const struct hm_policy_defaults *d, 
 		bool other_domain = strcmp(alias->domain, p->domain) != 0;
 		size_t i = 0;
 
-		copy_str(p->mailbox, sizeof(p->mailbox), alias->target);
+		copy_str(p->mailbox, sizeof(p->mailbox), target);
 		copy_str(p->domain, sizeof(p->domain), alias->domain);
 		if (!key_join(keys2[0], KEY_MAX, "thr:", p->mailbox) ||
 		    !key_join(keys2[1], KEY_MAX, "wl:", p->mailbox) ||
@@ -557,7 +629,7 @@ failed:
 	 */
 	release_vals(vals, K_N);
 	release_vals(vals2, n2);
-	copy_str(p->mailbox, sizeof(p->mailbox), p->address);
+	copy_str(p->mailbox, sizeof(p->mailbox), mbox);
 	envelope_norm(rcpt, p->address, sizeof(p->address), p->domain, sizeof(p->domain));
 	set_defaults(p, d);
 	p->failed = true;
@@ -626,9 +698,12 @@ enum hm_outcome hm_rcpt_policy_decide(struct hm_rcpt_policy *p, const char *env_
 	/*
 	 * An aligned DKIM signature vouches for the From domain; with From
 	 * addresses in several domains we cannot tell which one it was for,
-	 * so none counts.
+	 * so none counts.  It covers one From field only (the bottom-most,
+	 * RFC 6376 5.4.2): a From field added above a signed one keeps the
+	 * signature valid and aligned, so with several From fields none of
+	 * their addresses is authenticated by it.
 	 */
-	from_auth = auth != NULL && auth->dkim_aligned_pass;
+	from_auth = auth != NULL && auth->dkim_aligned_pass && auth->from_fields == 1;
 	for (size_t i = 0; i < nfrom && nall < SENDERS_MAX; i++) {
 		const char *at;
 
@@ -690,9 +765,45 @@ void hm_rcpt_policy_release(struct hm_rcpt_policy *p)
 			hm_rvalue_release(&p->lists_[i]);
 }
 
+/*
+ * Whether two lists give the same verdicts: the same cached value, or two
+ * values with the same members (the cache may hold two copies of a key,
+ * e.g. while Redis's invalidation channel is down and every lookup fetches
+ * afresh).  No list and an empty one are the same.  The digest is not a
+ * defence against crafted members: the lists are written by the panel and
+ * the operator, not by senders.
+ */
+static bool same_list(const struct hm_rcpt_policy *a, const struct hm_rcpt_policy *b, int slot)
+{
+	const struct policy_list *x, *y;
+	size_t nx, ny;
+
+	if (a->lists_[slot] == b->lists_[slot])
+		return true;
+	x = plist(a, slot);
+	y = plist(b, slot);
+	nx = x != NULL ? x->count : 0;
+	ny = y != NULL ? y->count : 0;
+	if (nx != ny)
+		return false;
+	return nx == 0 || x->digest == y->digest;
+}
+
+/*
+ * The class covers everything that decides at end of message.  Lists
+ * matter even when the envelope sender matched nothing at RCPT time: a
+ * From-based match is only known at end of message, and if one class
+ * held recipients with different lists, the most lenient outcome would
+ * let a co-recipient chosen by the sender cancel a black list.
+ */
 bool hm_rcpt_policy_same_class(const struct hm_rcpt_policy *a, const struct hm_rcpt_policy *b)
 {
-	return a->tag == b->tag && a->reject == b->reject && a->rcpt_list == b->rcpt_list;
+	if (a->tag != b->tag || a->reject != b->reject || a->rcpt_list != b->rcpt_list)
+		return false;
+	for (int i = 0; i < L_COUNT; i++)
+		if (!same_list(a, b, i))
+			return false;
+	return true;
 }
 
 const char *hm_list_verdict_name(enum hm_list_verdict v)

@@ -23,6 +23,10 @@
  * pattern did not exist (white_ignored_unauth is set), so a forged From
  * never gets past a black list, at either level, nor past the score.
  *
+ * Every key names the recipient without its subaddress extension
+ * (recipient_delimiter): bob+x@ is delivered to bob@ and gets bob@'s
+ * aliases, lists and thresholds.
+ *
  * A direct alias (hm:alias:<address> naming exactly one valid mailbox)
  * gets the target mailbox's policy, domain lists and thresholds of the
  * target's domain included.  A multi-target alias gets the recipient
@@ -49,6 +53,12 @@
 struct hm_policy_defaults {
 	double tag, reject;		/* server thresholds (invalid: HM_DEFAULT_TAG/REJECT) */
 	bool whitelist_requires_auth;
+	/*
+	 * Characters that separate a local-part from its extension
+	 * (recipient_delimiter, as in Postfix): bob+x@ gets bob@'s policy.
+	 * NULL or "": extensions are not stripped.
+	 */
+	const char *recipient_delimiter;
 };
 
 enum hm_list_verdict { HM_LIST_NONE, HM_LIST_WHITE, HM_LIST_BLACK };
@@ -59,8 +69,8 @@ enum hm_level { HM_LEVEL_NONE, HM_LEVEL_DOMAIN, HM_LEVEL_MAILBOX, HM_LEVEL_DEFAU
 
 /* What one recipient gets, and why (for the log line and the scan mode). */
 struct hm_rcpt_policy {
-	char address[HM_POLICY_ADDR_MAX];	/* the recipient, lower-cased */
-	char mailbox[HM_POLICY_ADDR_MAX];	/* whose policy applies; "" for domain only */
+	char address[HM_POLICY_ADDR_MAX];	/* the recipient as given, lower-cased */
+	char mailbox[HM_POLICY_ADDR_MAX];	/* whose policy applies (no extension); "" for domain only */
 	char domain[HM_POLICY_DOMAIN_MAX];	/* whose domain lists/thresholds apply */
 	double tag, reject;
 	enum hm_level thresholds_from;		/* mailbox, domain or default */
@@ -101,13 +111,18 @@ int hm_rcpt_policy_load(struct hm_store *s, const struct hm_policy_defaults *d, 
 /*
  * What authenticated the message: SPF passed for spf_domain (the envelope
  * sender's domain counts only when it equals spf_domain), and a valid DKIM
- * signature is aligned with the From domain (counts for the From
- * addresses when they all share one domain).
+ * signature is aligned with the From domain.  The signature counts for the
+ * From addresses only when the message has exactly one From header field
+ * (from_fields == 1) and its addresses share one domain: a signature
+ * covers one From instance (libopendkim verifies the bottom-most), so
+ * with several From fields an added, unsigned one would ride on it.
+ * from_fields is every From field seen, empty or unparsable ones too.
  */
 struct hm_auth_facts {
 	bool spf_pass;
 	const char *spf_domain;
 	bool dkim_aligned_pass;
+	unsigned from_fields;
 };
 
 /*
@@ -124,8 +139,26 @@ enum hm_outcome hm_rcpt_policy_decide(struct hm_rcpt_policy *p, const char *env_
 
 void hm_rcpt_policy_release(struct hm_rcpt_policy *p);
 
-/* Class for recipient grouping (§5.6): equal thresholds and RCPT-time verdict. */
+/*
+ * Class for recipient grouping (§5.6): the same thresholds, the same
+ * RCPT-time verdict and the same four lists (domain and mailbox, white and
+ * black: the same cached values, or values with the same patterns).  Two
+ * recipients of one class get the same outcome at end of message, whatever
+ * the From header says, so one verdict for the whole message is right for
+ * both.
+ */
 bool hm_rcpt_policy_same_class(const struct hm_rcpt_policy *a, const struct hm_rcpt_policy *b);
+
+/*
+ * Strip the extension from a local-part in place, the way Postfix's
+ * recipient_delimiter does: cut at the first character that is one of
+ * delimiters, unless that is the first character (nothing would be left),
+ * and never for postmaster, mailer-daemon and double-bounce, nor, when '-'
+ * is a delimiter, for owner-* and *-request (Postfix's
+ * owner_request_special).  Case-insensitive.  Returns true when something
+ * was stripped.  NULL or "" delimiters: nothing is.
+ */
+bool hm_local_strip_extension(char *local, const char *delimiters);
 
 const char *hm_list_verdict_name(enum hm_list_verdict v);
 const char *hm_level_name(enum hm_level l);

@@ -120,6 +120,7 @@ struct hm_store {
 
 	atomic_uint_least64_t misses, stale, failed, round_trips, commands,
 		connects, invalidations;
+	atomic_size_t refs;		/* hm_store_ref(); the last hm_store_free() frees */
 };
 
 /* ---- time ---- */
@@ -1326,6 +1327,28 @@ static char *dup_or_null(const char *v)
 	return v && *v ? strdup(v) : NULL;
 }
 
+/* conf with the defaults in place of zero / NULL / "" (strings not copied). */
+static void settings_of(const struct hm_store_conf *conf, struct hm_store_conf *out)
+{
+	*out = *conf;
+	out->host = conf->host && *conf->host ? conf->host : "127.0.0.1";
+	out->unix_path = conf->unix_path && *conf->unix_path ? conf->unix_path : NULL;
+	out->password = conf->password && *conf->password ? conf->password : NULL;
+	out->prefix = conf->prefix && *conf->prefix ? conf->prefix : "hm:";
+	out->port = conf->port ? conf->port : 6379;
+	out->connect_timeout_ms = conf->connect_timeout_ms ? conf->connect_timeout_ms : 1000;
+	out->command_timeout_ms = conf->command_timeout_ms ? conf->command_timeout_ms : 500;
+	out->cache_ttl_ms = conf->cache_ttl_ms ? conf->cache_ttl_ms : 60000;
+	out->pool_size = conf->pool_size ? conf->pool_size : 4;
+	out->cache_max = conf->cache_max ? conf->cache_max : 100000;
+}
+
+/* Strings equal, NULL being "". */
+static bool same_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
 /* The store's own copies and tables, and the store itself. */
 static void free_config_copies(struct hm_store *s)
 {
@@ -1380,6 +1403,7 @@ int hm_store_new(const struct hm_store_conf *conf, struct hm_store **s_r,
 	char *err, size_t errlen)
 {
 	struct hm_store *s;
+	struct hm_store_conf set;
 	pthread_condattr_t ca;
 
 	*s_r = NULL;
@@ -1399,17 +1423,19 @@ int hm_store_new(const struct hm_store_conf *conf, struct hm_store **s_r,
 		return -1;
 	}
 	s->wake[0] = s->wake[1] = -1;
-	s->host = strdup(conf->host && *conf->host ? conf->host : "127.0.0.1");
-	s->unix_path = dup_or_null(conf->unix_path);
-	s->password = dup_or_null(conf->password);
-	s->prefix = strdup(conf->prefix && *conf->prefix ? conf->prefix : "hm:");
-	s->port = conf->port ? conf->port : 6379;
-	s->db = conf->db;
-	s->connect_ms = conf->connect_timeout_ms ? conf->connect_timeout_ms : 1000;
-	s->command_ms = conf->command_timeout_ms ? conf->command_timeout_ms : 500;
-	s->ttl_ms = conf->cache_ttl_ms ? conf->cache_ttl_ms : 60000;
-	s->pool_size = conf->pool_size ? conf->pool_size : 4;
-	s->cache_max = conf->cache_max ? conf->cache_max : 100000;
+	atomic_init(&s->refs, 1);
+	settings_of(conf, &set);
+	s->host = strdup(set.host);
+	s->unix_path = dup_or_null(set.unix_path);
+	s->password = dup_or_null(set.password);
+	s->prefix = strdup(set.prefix);
+	s->port = set.port;
+	s->db = set.db;
+	s->connect_ms = set.connect_timeout_ms;
+	s->command_ms = set.command_timeout_ms;
+	s->ttl_ms = set.cache_ttl_ms;
+	s->pool_size = set.pool_size;
+	s->cache_max = set.cache_max;
 	s->pool = calloc(s->pool_size, sizeof(*s->pool));
 	if (shards_new(s) < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -1471,12 +1497,30 @@ fail_early:
 	return -1;
 }
 
+struct hm_store *hm_store_ref(struct hm_store *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+	return s;
+}
+
+bool hm_store_same_conf(const struct hm_store *s, const struct hm_store_conf *conf)
+{
+	struct hm_store_conf set;
+
+	settings_of(conf, &set);
+	return same_str(s->host, set.host) && same_str(s->unix_path, set.unix_path) &&
+	       same_str(s->password, set.password) && same_str(s->prefix, set.prefix) &&
+	       s->port == set.port && s->db == set.db && s->connect_ms == set.connect_timeout_ms &&
+	       s->command_ms == set.command_timeout_ms && s->ttl_ms == set.cache_ttl_ms &&
+	       s->pool_size == set.pool_size && s->cache_max == set.cache_max;
+}
+
 void hm_store_free(struct hm_store **sp)
 {
 	struct hm_store *s = *sp;
 
 	*sp = NULL;
-	if (!s)
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
 	atomic_store(&s->stop, true);
 	if (s->sub_started) {

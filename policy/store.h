@@ -21,8 +21,8 @@
  * usually nothing (they fail at once).  After a reconnect every cached value
  * is re-read before it is trusted again, so edits made meanwhile are seen.
  *
- * Threads: every function may be called from any thread, except
- * hm_store_free(), which needs all callers gone.  hm_store_new() starts a
+ * Threads: every function may be called from any thread, except the
+ * last hm_store_free(), which needs all callers gone.  hm_store_new() starts a
  * thread: call it after fork()ing into the background, not before.  Values are immutable and
  * reference-counted: a caller's reference stays valid after the store
  * evicted or invalidated the value, and after hm_store_free().
@@ -124,7 +124,21 @@ enum hm_store_status hm_store_get(struct hm_store *s,
 int hm_store_new(const struct hm_store_conf *conf, struct hm_store **s_r,
 	char *err, size_t errlen);
 
-/* Stop the thread, close everything, clear *s.  NULL is fine. */
+/*
+ * Another reference to s (which must be held), for a reloaded
+ * configuration whose settings are the same (hm_store_same_conf()): the
+ * cache and the connections carry over, so a reload during an outage does
+ * not lose what was cached.  Returns s.
+ */
+struct hm_store *hm_store_ref(struct hm_store *s);
+
+/* Whether s was made with these settings (defaults filled in as hm_store_new() does). */
+bool hm_store_same_conf(const struct hm_store *s, const struct hm_store_conf *conf);
+
+/*
+ * Drop a reference and clear *s; the last one stops the thread and closes
+ * everything.  NULL is fine.
+ */
 void hm_store_free(struct hm_store **s);
 
 /* Redis answered at the last attempt. */

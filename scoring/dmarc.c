@@ -6,6 +6,13 @@
  * - Policy discovery (RFC 7489 6.6.3) is ours: TXT lookups through the one
  *   resolver (libopendmarc's own query uses the libc resolver, so it is
  *   never called, nor are fetch_rua/fetch_ruf, which query DNS too).
+ *   Every lookup a message may need, _dmarc of each From domain and of
+ *   its organizational domain, starts at once before any is waited for:
+ *   a message waits at most one DNS time-out, not one per From domain and
+ *   level.  The organizational domain's record is fetched whether or not
+ *   the From domain has one of its own (one query more, mostly answered
+ *   from the cache, as all of an organization's subdomains share it) and
+ *   only used when it has none, as 6.6.3 says.
  * - The organizational domain (3.2) and identifier alignment (3.1) are
  *   ours, from our own copy of the Public Suffix List.  libopendmarc reads
  *   the PSL file format directly (no conversion needed) into one global
@@ -451,25 +458,20 @@ static bool is_dmarc_record(const char *s)
 	return *s == ';' || *s == '\0';
 }
 
-static enum rec_status fetch_record(struct hm_dmarc *d, const char *domain,
-				    char *rec, size_t reclen)
+/* The status of an answer to a _dmarc TXT query, and its one record. */
+static enum rec_status read_answer(enum hm_dns_status st, const struct hm_dns_answer *ans,
+				   char *rec, size_t reclen)
 {
-	char name[HM_DOMAIN_MAX + 8], txt[RECORD_MAX];
-	struct hm_dns_answer *ans = NULL;
+	char txt[RECORD_MAX];
 	size_t found = 0;
-	int w = snprintf(name, sizeof(name), "_dmarc.%s", domain);
 
-	if (w < 0 || (size_t)w >= sizeof(name) || strlen(name) > 253)
-		return REC_NONE;	/* a name that cannot exist */
-	switch (hm_dns_lookup(d->dns, name, HM_DNS_TXT, &ans)) {
+	switch (st) {
 	case HM_DNS_OK:
 		break;
 	case HM_DNS_NXDOMAIN:
 	case HM_DNS_NODATA:
-		hm_dns_answer_free(&ans);
 		return REC_NONE;
 	default:
-		hm_dns_answer_free(&ans);
 		return REC_TEMP;
 	}
 	for (size_t i = 0; i < ans->count; i++) {
@@ -479,8 +481,76 @@ static enum rec_status fetch_record(struct hm_dmarc *d, const char *domain,
 		if (found++ == 0)
 			snprintf(rec, reclen, "%s", txt);
 	}
-	hm_dns_answer_free(&ans);
 	return found == 0 ? REC_NONE : found == 1 ? REC_FOUND : REC_MULTI;
+}
+
+/* The _dmarc lookups of one message (see the top). */
+struct lookup {
+	const char *domain;		/* whose record; points into the caller's data */
+	struct hm_dns_query *q;
+	bool started;
+	enum rec_status st;
+	char rec[RECORD_MAX];
+};
+
+struct lookups {
+	struct lookup l[2 * HM_DMARC_MAX_DOMAINS];
+	size_t n;
+};
+
+/* Start the lookup of domain's record, unless it is under way already. */
+static void lookup_start(struct hm_dmarc *d, struct lookups *ls, const char *domain)
+{
+	char name[HM_DOMAIN_MAX + 8];
+	struct lookup *l;
+	int w;
+
+	for (size_t i = 0; i < ls->n; i++)
+		if (strcasecmp(ls->l[i].domain, domain) == 0)
+			return;
+	if (ls->n == sizeof(ls->l) / sizeof(ls->l[0]))
+		return;		/* cannot happen: two per From domain at most */
+	l = &ls->l[ls->n++];
+	l->domain = domain;
+	l->st = REC_NONE;
+	w = snprintf(name, sizeof(name), "_dmarc.%s", domain);
+	if (w < 0 || (size_t)w >= sizeof(name) || strlen(name) > 253)
+		return;		/* a name that cannot exist: no record */
+	/* NULL (out of memory) is waited for as a failure: temperror. */
+	l->q = hm_dns_start(d->dns, name, HM_DNS_TXT);
+	l->started = true;
+}
+
+/* Wait for every lookup started; each waits until its own deadline at most. */
+static void lookups_finish(struct hm_dmarc *d, struct lookups *ls)
+{
+	for (size_t i = 0; i < ls->n; i++) {
+		struct lookup *l = &ls->l[i];
+		struct hm_dns_answer *ans = NULL;
+		enum hm_dns_status st;
+
+		if (!l->started)
+			continue;
+		st = hm_dns_wait(d->dns, l->q, &ans);
+		l->q = NULL;
+		l->started = false;
+		l->st = ans ? read_answer(st, ans, l->rec, sizeof(l->rec)) : REC_TEMP;
+		hm_dns_answer_free(&ans);
+	}
+}
+
+/* The outcome of the lookup of domain's record (started and finished). */
+static enum rec_status fetch_record(const struct lookups *ls, const char *domain,
+				    char *rec, size_t reclen)
+{
+	for (size_t i = 0; i < ls->n; i++) {
+		if (strcasecmp(ls->l[i].domain, domain) != 0)
+			continue;
+		if (ls->l[i].st == REC_FOUND)
+			snprintf(rec, reclen, "%s", ls->l[i].rec);
+		return ls->l[i].st;
+	}
+	return REC_TEMP;	/* never started: cannot happen */
 }
 
 /* ---- Alignment (RFC 7489 3.1) ---- */
@@ -684,9 +754,15 @@ static int store_record(DMARC_POLICY_T *pctx, const char *rec, const char *from,
 	return st == DMARC_PARSE_ERROR_NO_ALLOC ? -1 : st;
 }
 
-static int eval_domain(struct hm_dmarc *d, const char *ip, const char *from,
-		       const struct hm_spf_outcome *spf, const struct hm_dkim_outcome *dkim,
-		       struct hm_dmarc_outcome *out)
+/* A From domain we evaluate at all (else permerror, no lookup). */
+static bool from_domain_ok(const char *from)
+{
+	return hm_domain_valid(from) && from[strlen(from) - 1] != '.';
+}
+
+static int eval_domain(struct hm_dmarc *d, const struct lookups *ls, const char *ip,
+		       const char *from, const struct hm_spf_outcome *spf,
+		       const struct hm_dkim_outcome *dkim, struct hm_dmarc_outcome *out)
 {
 	char rec[RECORD_MAX], canon[RECORD_MAX];
 	const char *policy_domain = from;
@@ -697,7 +773,7 @@ static int eval_domain(struct hm_dmarc *d, const char *ip, const char *from,
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->from_domain, sizeof(out->from_domain), "%s", from);
-	if (!hm_domain_valid(from) || from[strlen(from) - 1] == '.') {
+	if (!from_domain_ok(from)) {
 		out->result = HM_DMARC_PERMERROR;
 		set_reason(out, "From domain is not a domain name");
 		return 0;
@@ -709,12 +785,12 @@ static int eval_domain(struct hm_dmarc *d, const char *ip, const char *from,
 	out->spf_aligned = al.spf;
 	out->dkim_aligned = al.dkim;
 
-	enum rec_status rs = fetch_record(d, from, rec, sizeof(rec));
+	enum rec_status rs = fetch_record(ls, from, rec, sizeof(rec));
 
 	if (rs == REC_NONE && strcmp(out->org_domain, from) != 0) {
 		policy_domain = out->org_domain;
 		sub = true;
-		rs = fetch_record(d, policy_domain, rec, sizeof(rec));
+		rs = fetch_record(ls, policy_domain, rec, sizeof(rec));
 	}
 	switch (rs) {
 	case REC_TEMP:
@@ -867,6 +943,8 @@ int hm_dmarc_check(struct hm_dmarc *d, const char *client_ip,
 		   const struct hm_dkim_outcome *dkim, struct hm_dmarc_outcome *out)
 {
 	const char *domains[HM_DMARC_MAX_DOMAINS];
+	char orgs[HM_DMARC_MAX_DOMAINS][HM_DOMAIN_MAX];
+	struct lookups *ls;
 	size_t n = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -909,14 +987,29 @@ int hm_dmarc_check(struct hm_dmarc *d, const char *client_ip,
 	 * the strictest disposition, then temperror, permerror, none, pass),
 	 * so adding a second, passing author never hides a failing one.
 	 */
+	if ((ls = calloc(1, sizeof(*ls))) == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!from_domain_ok(domains[i]))
+			continue;
+		if (hm_dmarc_org_domain(d, domains[i], orgs[i], sizeof(orgs[i])) < 0)
+			snprintf(orgs[i], sizeof(orgs[i]), "%s", domains[i]);
+		lookup_start(d, ls, domains[i]);
+		if (strcmp(orgs[i], domains[i]) != 0)
+			lookup_start(d, ls, orgs[i]);
+	}
+	lookups_finish(d, ls);
 	for (size_t i = 0; i < n; i++) {
 		struct hm_dmarc_outcome o;
 
-		if (eval_domain(d, client_ip, domains[i], spf, dkim, &o) < 0)
+		if (eval_domain(d, ls, client_ip, domains[i], spf, dkim, &o) < 0) {
+			free(ls);
 			return -1;
+		}
 		if (i == 0 || severity(&o) > severity(out))
 			*out = o;
 	}
+	free(ls);
 	if (n > 1) {
 		size_t len = strlen(out->reason);
 

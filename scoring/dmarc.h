@@ -9,7 +9,9 @@
  *
  * hm_dmarc_check() takes the From addresses (address.h), the SPF and DKIM
  * outcomes (results.h), looks the policy record up through the shared
- * resolver (_dmarc.<From domain>, then _dmarc.<organizational domain>), has
+ * resolver (_dmarc.<From domain>, else _dmarc.<organizational domain>; all
+ * the lookups of a message run at once, so it waits at most one DNS
+ * time-out however many From domains it has), has
  * libopendmarc parse it and pick p= or sp=, decides identifier alignment
  * (relaxed or strict, adkim= / aspf=), applies pct= and fills a
  * struct hm_dmarc_outcome.  It only reports the disposition the policy asks

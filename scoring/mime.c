@@ -32,6 +32,12 @@
 #define PARTS_EMIT_MAX 256		/* PART/ATTACHMENT items emitted per message */
 #define DEPTH_HARD_MAX 64		/* whatever the limits say */
 #define HDR_DECODE_MAX 4096		/* one decoded header text */
+/*
+ * Decoded bytes read from text parts per message: HTML that is all markup
+ * (or text that is all blanks or NULs) gives no text to reach text_max,
+ * and would otherwise be parsed to the end of a 50 MB message.
+ */
+#define DECODED_MAX (1u << 20)
 
 enum mode { M_HEADERS, M_TEXT, M_SKIP };
 
@@ -48,6 +54,8 @@ struct part {
 	char type[HM_MIME_TYPE_MAX];
 	enum hm_cte cte;
 	bool in_message;		/* the headers are those of an embedded message */
+	bool told;			/* its HM_TEXT_PART went out (under the cap) */
+	size_t text_start;		/* text_used when its text began */
 	bool subject_seen;
 	struct hm_mimehdr_params ct, disp;
 };
@@ -80,6 +88,7 @@ struct hm_mime {
 	char out[OUT_CHUNK];
 	size_t outlen;
 	size_t text_used, header_used;
+	size_t decoded;			/* bytes out of transfer decoding, all text parts */
 	unsigned hosts, emitted;
 
 	unsigned char dec[LINE_MAX_ + 40];	/* room for hm_qp_decode */
@@ -250,6 +259,7 @@ static void part_header(struct hm_mime *m, const char *name, const char *value, 
 			/* A forwarded message's Subject is text of the body. */
 			m->cur.subject_seen = true;
 			n = decode_header(m, value, strlen(value));
+			hm_urlscan_init(&m->us);
 			text_out(m, m->hbuf, n);
 			hm_urlscan_flush(&m->us, host_out, m);
 			out_flush(m);
@@ -266,11 +276,15 @@ static void leaf(struct hm_mime *m, bool text)
 	char ext[HM_EXT_MAX];
 	const struct hm_mimehdr_params *p;
 
+	bool told = m->emitted < PARTS_EMIT_MAX;
+
 	m->st.parts++;
-	if (m->emitted < PARTS_EMIT_MAX) {
+	if (told) {
 		m->emitted++;
 		emit(m, HM_TEXT_PART, m->cur.type, strlen(m->cur.type));
 	}
+	m->cur.told = told;
+	m->cur.text_start = m->text_used;
 	if (text) {
 		m->html = strcmp(m->cur.type, "text/html") == 0;
 		if (m->html)
@@ -279,6 +293,9 @@ static void leaf(struct hm_mime *m, bool text)
 			m->saw_plain = true;
 		m->st.html_only = m->saw_html && !m->saw_plain;
 		if (m->st.truncated) {
+			/* No text left to read, but a text part always ends with a break. */
+			if (told)
+				emit(m, HM_TEXT_BREAK, "", 0);
 			m->mode = M_SKIP;
 			return;
 		}
@@ -372,7 +389,8 @@ static void text_end(struct hm_mime *m)
 	out_flush(m);
 	if (bad || m->cs.bad)
 		m->st.malformed = true;
-	emit(m, HM_TEXT_BREAK, "", 0);
+	if (m->cur.told || m->text_used > m->cur.text_start)
+		emit(m, HM_TEXT_BREAK, "", 0);
 	m->mode = M_SKIP;
 }
 
@@ -501,6 +519,8 @@ static void text_segment(struct hm_mime *m, const unsigned char *s, size_t n, bo
 	size_t k;
 	bool bad = false;
 
+	if (m->decoded > DECODED_MAX)
+		m->st.truncated = true;
 	if (m->st.truncated) {
 		text_end(m);		/* what was decoded goes out; the rest is skipped */
 		return;
@@ -515,11 +535,13 @@ static void text_segment(struct hm_mime *m, const unsigned char *s, size_t n, bo
 		hm_charset_feed(&m->cs, m->dec, k);
 		break;
 	default:
+		k = n + eol;
 		hm_charset_feed(&m->cs, s, n);
 		if (eol)
 			hm_charset_feed(&m->cs, (const unsigned char *)"\n", 1);
 		break;
 	}
+	m->decoded += k;
 	if (bad)
 		m->st.malformed = true;
 }

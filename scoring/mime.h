@@ -14,8 +14,10 @@
  * found.
  *
  * Bounded: at most limits.text_max bytes of body text and
- * limits.header_text_max bytes of header text are emitted per message, and
- * parts nested deeper than limits.depth_max are treated as opaque.  Malformed
+ * limits.header_text_max bytes of header text are emitted per message, at
+ * most 1 MiB of text parts is decoded (markup without text reaches no
+ * text_max), and parts nested deeper than limits.depth_max are treated as
+ * opaque.  Malformed
  * input (a missing boundary, broken base64, an unknown charset, 8-bit bytes
  * where 7-bit was promised, NULs) degrades: the decoder emits what it can and
  * notes the anomaly in its stats; it never fails a message for its content.
@@ -64,15 +66,16 @@ struct hm_text_sink {
  * Order and forms, which receivers may rely on:
  * - each leaf part gives HM_TEXT_PART when its headers end, before anything
  *   else of it; a text/plain or text/html part then gives its HM_TEXT_BODY
- *   pieces (and the HM_TEXT_URL_HOSTs found in them, as they are found),
- *   then one HM_TEXT_BREAK; any other leaf gives one HM_TEXT_ATTACHMENT,
- *   "type/subtype ext" with a single space even when ext is empty
- *   ("application/pdf pdf", "application/octet-stream ");
+ *   pieces (none once text_max is reached) and the HM_TEXT_URL_HOSTs found
+ *   in them, as they are found, then one HM_TEXT_BREAK; any other leaf
+ *   gives one HM_TEXT_ATTACHMENT, "type/subtype ext" with a single space
+ *   even when ext is empty ("application/pdf pdf", "application/octet-stream ");
  * - the Subject of an embedded message (message/rfc822) is body text: one
  *   HM_TEXT_BODY then HM_TEXT_BREAK, before the parts of that message;
  * - HM_TEXT_SUBJECT and HM_TEXT_FROM_NAME come from hm_mime_header(), as
  *   the headers are given;
- * - at most 256 URL hosts and 256 PART/ATTACHMENT items per message;
+ * - at most 256 URL hosts and 256 PART/ATTACHMENT items per message (past
+ *   those, a text part without text gives no break either);
  * - body pieces hold whole characters and are cut where the decoder's
  *   buffer fills, so the same message gives the same calls whatever the
  *   chunks it was fed in.

@@ -23,7 +23,13 @@
  *
  *  - Valid records libspf2 mishandles are rewritten before it compiles them
  *    (rewrite()): unknown modifiers it refuses, redirect= it evaluates in
- *    place rather than last, CIDR lengths of 0 it refuses.
+ *    place rather than last, CIDR lengths of 0 it refuses.  An "a" or "mx"
+ *    with a CIDR length of 0 for the client's address family (RFC 7208
+ *    5.3, 5.4: any address of that family matches, as long as the name
+ *    has one) cannot be written in a form libspf2 accepts: its target name
+ *    gets our marker suffix instead, and the DNS layer answers an address
+ *    lookup of a marked name that has addresses of the family with the
+ *    client's own address, which libspf2 then matches at full length.
  *
  *  - PTR trouble: a failed PTR lookup, or a failed address lookup of one of
  *    its names, makes the name not match (RFC 7208 5.5) instead of
@@ -52,6 +58,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <sys/random.h>
+
 #include <spf2/spf.h>
 #include <spf2/spf_dns.h>
 
@@ -64,10 +72,17 @@
 #define CHECK_TIME_LIMIT 20	/* seconds for a whole check (RFC 7208 4.6.4) */
 #define RECORD_MAX 8192		/* longer SPF records are not evaluated */
 
+/*
+ * The marker of a /0 target name: random per process, so that no name in
+ * a record or a DNS answer can carry it by accident or on purpose.
+ */
+#define MARKER_MAX 32
+
 struct hm_spf {
 	struct hm_dns *dns;
 	SPF_server_t *server;
 	SPF_dns_server_t layer;
+	char marker[MARKER_MAX];	/* ".cidr0-<16 hex digits>" */
 };
 
 /* The state of the check running in this thread. */
@@ -77,6 +92,10 @@ struct check {
 	char sub[MAX_PTR > MAX_MX ? MAX_PTR : MAX_MX][HM_DOMAIN_MAX];
 	int nsub, subnext;
 	bool sub_ptr;
+	bool sub_any;			/* they came from a /0 "mx" */
+	/* The client's address, the answer to a marked lookup that matches. */
+	struct in_addr a4;
+	struct in6_addr a6;
 	/* A verdict that ends the check (a limit, the time limit). */
 	bool v6;			/* the client is IPv6 */
 	bool stopped;
@@ -163,9 +182,12 @@ static int herrno_of(enum hm_dns_status st)
 	}
 }
 
-/* Copy the records of an answer into a libspf2 RR set; 0 or -1 (memory). */
+/*
+ * Copy the records of an answer into a libspf2 RR set; 0 or -1 (memory).
+ * MX names get marker appended (NULL: none), c->sub[] keeps them bare.
+ */
 static int fill_rr(struct check *c, SPF_dns_rr_t *rr, const struct hm_dns_answer *ans,
-		   ns_type type)
+		   ns_type type, const char *marker)
 {
 	int n = 0;
 
@@ -198,9 +220,13 @@ static int fill_rr(struct check *c, SPF_dns_rr_t *rr, const struct hm_dns_answer
 			/* RFC 7208 4.6.4: only the first 10 PTR names count. */
 			if (type == ns_t_ptr && n >= MAX_PTR)
 				continue;
-			if (SPF_dns_rr_buf_realloc(rr, n, strlen(name) + 1) != SPF_E_SUCCESS)
+			if (marker == NULL)
+				marker = "";
+			if (SPF_dns_rr_buf_realloc(rr, n, strlen(name) + strlen(marker) + 1) !=
+			    SPF_E_SUCCESS)
 				return -1;
 			strcpy(rr->rr[n]->ptr, name);
+			strcat(rr->rr[n]->ptr, marker);
 			if (c && n < (int)(sizeof(c->sub) / sizeof(c->sub[0]))) {
 				snprintf(c->sub[n], sizeof(c->sub[n]), "%s", name);
 				c->nsub = n + 1;
@@ -215,6 +241,38 @@ static int fill_rr(struct check *c, SPF_dns_rr_t *rr, const struct hm_dns_answer
 	return 0;
 }
 
+/*
+ * A name carrying the /0 marker (see the top): the bare name in bare, and
+ * true.  Only libspf2 puts the marker there, from our rewritten record.
+ */
+static bool strip_marker(const struct hm_spf *spf, const char *domain, char *bare,
+			 size_t barelen)
+{
+	size_t dl = strlen(domain), ml = strlen(spf->marker);
+
+	if (ml == 0 || dl <= ml || dl - ml >= barelen ||
+	    strcasecmp(domain + dl - ml, spf->marker) != 0)
+		return false;
+	memcpy(bare, domain, dl - ml);
+	bare[dl - ml] = '\0';
+	return true;
+}
+
+/*
+ * The address records of a /0 target stand for "any address of this
+ * family": one record, the client's own address, or none.
+ */
+static void any_address(const struct check *c, SPF_dns_rr_t *rr, ns_type type)
+{
+	if (rr->num_rr == 0)
+		return;
+	if (type == ns_t_a)
+		rr->rr[0]->a = c->a4;
+	else
+		rr->rr[0]->aaaa = c->a6;
+	rr->num_rr = 1;
+}
+
 static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *srv, const char *domain,
 				  ns_type type, int should_cache)
 {
@@ -222,12 +280,17 @@ static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *srv, const char *domain,
 	struct check *c = cur;
 	struct hm_dns_answer *ans = NULL;
 	enum hm_dns_status st;
-	bool term = false, sub_of_ptr = false;
+	bool term = false, sub_of_ptr = false, any = false;
+	char bare[HM_DOMAIN_MAX + 8];
 	SPF_dns_rr_t *rr;
 
 	(void)should_cache;
 	if (type != ns_t_a && type != ns_t_aaaa && type != ns_t_mx && type != ns_t_ptr)
 		return make_rr(srv, domain, type, NO_DATA);	/* TXT is get_spf's */
+	if (c && type != ns_t_ptr && strip_marker(spf, domain, bare, sizeof(bare))) {
+		any = true;
+		domain = bare;
+	}
 	if (c) {
 		if (c->stopped)
 			return make_rr(srv, domain, type, TRY_AGAIN);
@@ -235,9 +298,16 @@ static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *srv, const char *domain,
 			stop(c, HM_SPF_TEMPERROR, "time limit exceeded");
 			return make_rr(srv, domain, type, TRY_AGAIN);
 		}
-		/* An address lookup of the next name of an MX/PTR answer is part
-		 * of that term; anything else starts a term. */
+		/*
+		 * An address lookup of the next name of an MX/PTR answer is part
+		 * of that term; anything else starts a term.  Only a term's own
+		 * query counts as a void lookup (RFC 7208 4.6.4 limits "terms"
+		 * whose lookups are void): an "mx" or "a" whose target name does
+		 * not exist is one, an MX host that does not exist is not (it is
+		 * bounded by the 10 MX names already).
+		 */
 		if ((type == ns_t_a || type == ns_t_aaaa) && c->subnext < c->nsub &&
+		    any == (c->sub_any && !c->sub_ptr) &&
 		    strcasecmp(domain, c->sub[c->subnext]) == 0) {
 			c->subnext++;
 			sub_of_ptr = c->sub_ptr;
@@ -274,13 +344,20 @@ static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *srv, const char *domain,
 	}
 	rr = make_rr(srv, domain, type, herrno_of(st));
 	if (rr && st == HM_DNS_OK) {
-		if (c) {
+		/* The names of this answer (fill_rr()) are the ones looked up
+		 * next; an address answer, of one of those names, leaves the
+		 * rest of them to come. */
+		if (c && (type == ns_t_mx || type == ns_t_ptr)) {
 			c->nsub = c->subnext = 0;
 			c->sub_ptr = type == ns_t_ptr;
+			c->sub_any = any;
 		}
-		if (fill_rr(type == ns_t_mx || type == ns_t_ptr ? c : NULL, rr, ans, type) < 0) {
+		if (fill_rr(type == ns_t_mx || type == ns_t_ptr ? c : NULL, rr, ans, type,
+			    any && type == ns_t_mx ? spf->marker : NULL) < 0) {
 			SPF_dns_rr_free(rr);
 			rr = make_rr(srv, domain, type, TRY_AGAIN);
+		} else if (any && type != ns_t_mx) {
+			any_address(c, rr, type);
 		}
 	}
 	hm_dns_answer_free(&ans);
@@ -315,11 +392,15 @@ static void put(char **o, const char *p, size_t n)
  * (unknown modifiers are dropped: they have no effect), it evaluates
  * redirect= where it stands instead of after all mechanisms (moved to the
  * end, or dropped when the record has "all", RFC 7208 6.1), and it rejects
- * a CIDR length of 0 ("ip4:x/0" becomes two /1 halves; for an IPv4 client
- * "a:d/0" becomes "exists:d"; the CIDR length of the other address family
- * is dropped, it cannot apply).  out must hold 4 * len + 64 bytes.
+ * a CIDR length of 0 ("ip4:x/0" becomes two /1 halves; "a" or "mx" with
+ * /0 for the client's family gets the marked target name, see the top; the
+ * CIDR length of the other address family is dropped, it cannot apply).
+ * out must hold REWRITE_SIZE(len, marker) bytes.
  */
-static void rewrite(const char *text, size_t len, bool v6, char *out)
+/* At most 4 bytes out per byte in, plus a marker per term (4 bytes or more). */
+#define REWRITE_SIZE(len, marker) (4 * (len) + ((len) / 4 + 1) * (strlen(marker) + 8) + 64)
+
+static void rewrite(const char *text, size_t len, bool v6, const char *marker, char *out)
 {
 	const char *p = text + 6, *end = text + len;
 	struct span redirect = { NULL, NULL };
@@ -381,14 +462,21 @@ static void rewrite(const char *text, size_t len, bool v6, char *out)
 			dom = rest;
 			if (peel_cidr(&dom, false) && dom.end != rest.end)
 				c4 = (struct span){ dom.end + 1, rest.end };
-			if (!v6 && c4.p && span_eq(c4, "0") && span_eq(name, "a")) {
+			if (v6 ? c6.p && span_eq(c6, "0") : c4.p && span_eq(c4, "0")) {
+				/* Any address of the family: "a:d<marker>". */
 				put(&o, " ", 1);
-				put(&o, qual, *qual ? 1 : 0);
-				put(&o, "exists:", 7);
-				if (dom.p < dom.end)
-					put(&o, dom.p + 1, (size_t)(dom.end - dom.p - 1));
-				else
+				put(&o, t.p, (size_t)(name.end - t.p));
+				put(&o, ":", 1);
+				if (dom.p < dom.end) {
+					const char *e = dom.end;
+
+					if (e[-1] == '.' && e - 1 > dom.p + 1)
+						e--;	/* the marker follows the last label */
+					put(&o, dom.p + 1, (size_t)(e - dom.p - 1));
+				} else {
 					put(&o, "%{d}", 4);
+				}
+				put(&o, marker, strlen(marker));
 				continue;
 			}
 			put(&o, " ", 1);
@@ -458,7 +546,19 @@ static enum fetch fetch_record(struct hm_spf *spf, struct check *c, const char *
 			continue;
 		}
 		want = len - strings;
-		if (strncasecmp(t, "v=spf1", 6) != 0 || (t[6] != ' ' && t[6] != '\0')) {
+		/*
+		 * RFC 7208 4.5: a record is SPF when it begins with "v=spf1"
+		 * followed by a space or its end.  A NUL byte is neither: a
+		 * record with one at or before that point is not an SPF
+		 * record and is ignored like any other TXT.  A NUL byte after
+		 * "v=spf1 " is in an SPF record, and is a syntax error there
+		 * (3: the record is US-ASCII text; 12: no term has one), so
+		 * the record is a permerror (4.6), as for any other invalid
+		 * character; the RFC 7208 test suite (a-null) agrees.  Cutting
+		 * the text at the NUL instead would evaluate a record that is
+		 * not what the domain published.
+		 */
+		if (strncasecmp(t, "v=spf1", 6) != 0 || (t[6] != ' ' && want != 6)) {
 			free(t);
 			continue;	/* not SPF, or another version */
 		}
@@ -484,10 +584,10 @@ static enum fetch fetch_record(struct hm_spf *spf, struct check *c, const char *
 	} else if (hm_spf_record_valid(text, textlen, why, sizeof(why)) < 0) {
 		note(c, "%.80s: %.70s", domain, why);
 		ret = FETCH_PERMERROR;
-	} else if ((libtext = malloc(4 * textlen + 64)) == NULL) {
+	} else if ((libtext = malloc(REWRITE_SIZE(textlen, spf->marker))) == NULL) {
 		note(c, "out of memory");
 		ret = FETCH_TEMPFAIL;
-	} else if (rewrite(text, textlen, c->v6, libtext),
+	} else if (rewrite(text, textlen, c->v6, spf->marker, libtext),
 		   (err = SPF_record_compile(spf->server, resp, rec_r, libtext)) != SPF_E_SUCCESS) {
 		if (*rec_r) {
 			SPF_record_free(*rec_r);
@@ -565,6 +665,20 @@ static void spf_quiet(const char *file, int line, const char *msg)
 	(void)msg;
 }
 
+/* The /0 marker (see the top): unguessable, so no record can forge it. */
+static void make_marker(char *out, size_t outlen)
+{
+	unsigned long long r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		r = (unsigned long long)ts.tv_nsec * 2654435761u ^ (unsigned long long)ts.tv_sec;
+	}
+	snprintf(out, outlen, ".cidr0-%016llx", r);
+}
+
 int hm_spf_new(struct hm_dns *dns, const char *receiver, struct hm_spf **spf_r,
 	       char *err, size_t errlen)
 {
@@ -579,6 +693,7 @@ int hm_spf_new(struct hm_dns *dns, const char *receiver, struct hm_spf **spf_r,
 	SPF_info_handler = spf_quiet;
 	SPF_debug_handler = spf_quiet;
 	spf->dns = dns;
+	make_marker(spf->marker, sizeof(spf->marker));
 	spf->layer.destroy = NULL;	/* embedded: SPF_server_free() leaves it */
 	spf->layer.lookup = layer_lookup;
 	spf->layer.get_spf = layer_get_spf;
@@ -693,8 +808,8 @@ int hm_spf_check(struct hm_spf *spf, const char *client_ip, const char *helo,
 		 const char *mail_from, struct hm_spf_outcome *out)
 {
 	char local[240], domain[HM_DOMAIN_MAX], sender[HM_ADDR_MAX];
-	struct in_addr a4;
-	struct in6_addr a6;
+	struct in_addr a4 = { 0 };
+	struct in6_addr a6 = IN6ADDR_ANY_INIT;
 	bool v6 = false;
 	struct check *c;
 	SPF_request_t *req = NULL;
@@ -743,6 +858,8 @@ int hm_spf_check(struct hm_spf *spf, const char *client_ip, const char *helo,
 		return -1;
 	}
 	c->v6 = v6;
+	c->a4 = a4;
+	c->a6 = a6;
 	c->deadline = time(NULL) + CHECK_TIME_LIMIT;
 	cur = c;
 

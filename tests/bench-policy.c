@@ -518,6 +518,7 @@ static void one(const struct bench *b, const char *rcpt, uint64_t r, bool decide
 		.spf_pass = (r >> 50) & 1,
 		.spf_domain = strchr(env, '@') + 1,
 		.dkim_aligned_pass = (r >> 51) & 1,
+		.from_fields = 1,
 	};
 	struct hm_rcpt_policy p;
 
@@ -695,7 +696,7 @@ static void measure_warm(redisContext *info, const struct bench *b, size_t iters
 static struct hm_store *measure(redisContext *info, const struct dataset *ds, size_t cache_max,
 				size_t iters, struct result *res)
 {
-	struct bench b = { .ds = ds, .defaults = { HM_DEFAULT_TAG, HM_DEFAULT_REJECT, true } };
+	struct bench b = { .ds = ds, .defaults = { HM_DEFAULT_TAG, HM_DEFAULT_REJECT, true, "+" } };
 
 	memset(res, 0, sizeof(*res));
 	res->ds = ds;
@@ -730,7 +731,8 @@ static void *worker_main(void *arg)
 /* Warm decisions per second with nthreads threads sharing the store. */
 static double throughput(struct hm_store *s, const struct dataset *ds, int nthreads, size_t per)
 {
-	struct bench b = { .s = s, .ds = ds, .defaults = { HM_DEFAULT_TAG, HM_DEFAULT_REJECT, true } };
+	struct bench b = { .s = s, .ds = ds,
+			   .defaults = { HM_DEFAULT_TAG, HM_DEFAULT_REJECT, true, "+" } };
 	pthread_t th[8];
 	struct worker w[8];
 	pthread_barrier_t start;
@@ -892,7 +894,7 @@ int main(int argc, char **argv)
 		if (i == 2) {
 			/* Same store, the traffic going to ACTIVE of the recipients only. */
 			struct bench b = { .s = keep[2], .ds = &ds_active,
-					   .defaults = { HM_DEFAULT_TAG, HM_DEFAULT_REJECT, true } };
+					   .defaults = { HM_DEFAULT_TAG, HM_DEFAULT_REJECT, true, "+" } };
 
 			ds_active = ds[2];
 			ds_active.active = ACTIVE;

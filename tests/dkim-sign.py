@@ -175,6 +175,9 @@ def main():
     # unsigned From: the signature does not cover the one required header
     out("no-from-signed", signed(sign(msg, b"rsa2048", rsa2048,
                                       headers=[b"to", b"subject"])))
+    # a second From added above the signed one: a signature covers the
+    # bottom-most instance only (RFC 6376 5.4.2), so it still verifies
+    out("from-added-above", s + b"From: Boss <boss@example.net>\r\n" + msg)
     out("missing-b", replace_tag(s, b"b", None) + msg)
     out("bad-b64", replace_tag(s, b"b", b"!!not*base64!!") + msg)
     out("missing-bh", replace_tag(s, b"bh", None) + msg)

@@ -65,23 +65,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "tests/mc-message.h"
 #include "tests/milter-client.h"
 
 #define MAX_MESSAGE (64UL * 1024 * 1024)
 #define MAX_RCPTS 1000
 #define MAX_MACROS 64
-
-struct header {
-	char *name, *value;
-};
-
-struct message {
-	struct header *h;
-	size_t nh, cap;
-	char *body;
-	size_t blen, bcap;
-	unsigned long long size;
-};
 
 /* A checkpoint: after STAGE of message K do something. */
 struct point {
@@ -192,116 +181,6 @@ static void print_reply(const char *what, const struct mc_reply *r)
 static bool goes_on(const struct mc_reply *r)
 {
 	return r->verdict == MC_CONTINUE || r->verdict == MC_NO_REPLY || r->verdict == MC_NOT_SENT;
-}
-
-/* ---- message parsing ---- */
-
-static void body_add(struct message *m, const char *p, size_t n)
-{
-	if (m->blen + n + 2 > m->bcap) {
-		m->bcap = (m->blen + n + 2) * 2;
-		m->body = xrealloc(m->body, m->bcap);
-	}
-	memcpy(m->body + m->blen, p, n);
-	memcpy(m->body + m->blen + n, "\r\n", 2);
-	m->blen += n + 2;
-}
-
-/* "Name:" at the start of a header line: length of the name, or 0. */
-static size_t header_name_len(const char *line, size_t len)
-{
-	size_t i = 0, end;
-
-	while (i < len && line[i] > ' ' && line[i] < 0x7f && line[i] != ':')
-		i++;
-	end = i;
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	return end > 0 && i < len && line[i] == ':' ? end : 0;
-}
-
-static void parse_message(const char *text, size_t len, struct message *m)
-{
-	bool in_headers = true;
-	size_t off = 0;
-
-	memset(m, 0, sizeof(*m));
-	while (off < len) {
-		const char *line = text + off, *nl = memchr(line, '\n', len - off);
-		size_t n = nl ? (size_t)(nl - line) : len - off;
-
-		off += n + (nl ? 1 : 0);
-		if (n > 0 && line[n - 1] == '\r')
-			n--;
-		if (!in_headers) {
-			body_add(m, line, n);
-			continue;
-		}
-		if (n == 0) {
-			in_headers = false;
-			continue;
-		}
-		if ((line[0] == ' ' || line[0] == '\t') && m->nh > 0) {
-			/* Folded: Postfix sends the lines joined by a bare newline. */
-			struct header *h = &m->h[m->nh - 1];
-			size_t old = strlen(h->value);
-
-			h->value = xrealloc(h->value, old + n + 2);
-			h->value[old] = '\n';
-			memcpy(h->value + old + 1, line, n);
-			h->value[old + 1 + n] = '\0';
-			continue;
-		}
-		size_t nlen = header_name_len(line, n);
-
-		if (nlen == 0) {
-			/* Not a header: the body starts here (no blank line). */
-			in_headers = false;
-			body_add(m, line, n);
-			continue;
-		}
-		if (m->nh == m->cap) {
-			m->cap = m->cap ? m->cap * 2 : 16;
-			m->h = xrealloc(m->h, m->cap * sizeof(*m->h));
-		}
-		const char *colon = memchr(line, ':', n);
-
-		m->h[m->nh].name = xstrndup(line, nlen);
-		m->h[m->nh].value = xstrndup(colon + 1, n - (size_t)(colon + 1 - line));
-		m->nh++;
-	}
-	for (size_t i = 0; i < m->nh; i++)
-		m->size += strlen(m->h[i].name) + strlen(m->h[i].value) + 3;
-	m->size += m->blen;
-}
-
-static char *read_file(const char *path, size_t *len_r)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	if (f == NULL)
-		die(1, "%s: %s", path, strerror(errno));
-	for (;;) {
-		if (len == cap) {
-			if (cap >= MAX_MESSAGE)
-				die(1, "%s: longer than %lu bytes", path, MAX_MESSAGE);
-			cap = cap ? cap * 2 : 65536;
-			buf = xrealloc(buf, cap);
-		}
-		size_t n = fread(buf + len, 1, cap - len, f);
-
-		if (n == 0)
-			break;
-		len += n;
-	}
-	if (ferror(f))
-		die(1, "%s: read error", path);
-	if (f != stdin)
-		fclose(f);
-	*len_r = len;
-	return buf;
 }
 
 /* ---- command line ---- */
@@ -472,7 +351,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 
 struct session {
 	const struct args *a;
-	const struct message *m;
+	const struct mc_message *m;
 	struct mc_conn *c;
 	unsigned long msg;		/* current message number, 0 before the first */
 };
@@ -577,7 +456,7 @@ static void print_mods(const struct mc_eom *e)
 static void run_message(struct session *s)
 {
 	const struct args *a = s->a;
-	const struct message *m = s->m;
+	const struct mc_message *m = s->m;
 	struct mc_reply r;
 	struct mc_eom e;
 	char line[600], qid[256];
@@ -682,7 +561,7 @@ static void client_family(const struct args *a, enum mc_family *fam, const char 
 	}
 }
 
-static void run_connection(const struct args *a, const struct message *m)
+static void run_connection(const struct args *a, const struct mc_message *m)
 {
 	struct session s = { .a = a, .m = m };
 	struct mc_reply r;
@@ -731,27 +610,24 @@ quit:
 int main(int argc, char **argv)
 {
 	struct args a;
-	struct message m;
+	struct mc_message m;
 	char *text;
 	size_t len;
 
 	parse_args(argc, argv, &a);
 	if (a.file) {
-		text = read_file(a.file, &len);
+		if (mc_read_file(a.file, MAX_MESSAGE, &text, &len) < 0)
+			die(1, "%s: %s", a.file, errno == EFBIG ? "longer than 64 MiB" : strerror(errno));
 	} else {
 		len = sizeof(default_message) - 1;
 		text = xstrndup(default_message, len);
 	}
-	parse_message(text, len, &m);
+	if (mc_message_parse(text, len, &m) < 0)
+		die(2, "out of memory");
 	free(text);
 	for (unsigned long i = 0; i < a.connections; i++)
 		run_connection(&a, &m);
-	for (size_t i = 0; i < m.nh; i++) {
-		free(m.h[i].name);
-		free(m.h[i].value);
-	}
-	free(m.h);
-	free(m.body);
+	mc_message_free(&m);
 	for (size_t i = 0; i < a.nmacros; i++) {
 		free(a.macros[i].name);
 		free(a.macros[i].value);

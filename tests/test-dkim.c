@@ -158,6 +158,7 @@ static const struct expect cases[] = {
 	{ "relaxed", 1, { HM_DKIM_PASS }, "rsa2048", "rsa-sha256", "", false },
 	{ "simple", 1, { HM_DKIM_PASS }, "rsa2048", "rsa-sha256", "", false },
 	{ "relaxed-reformatted", 1, { HM_DKIM_PASS }, "rsa2048", NULL, "", false },
+	{ "from-added-above", 1, { HM_DKIM_PASS }, "rsa2048", NULL, "", false },
 	{ "ed25519", 1, { HM_DKIM_PASS }, "ed25519", "ed25519-sha256", "", true },
 	{ "rsa1024", 1, { HM_DKIM_PASS }, "rsa1024", "rsa-sha256", "", false },
 	{ "not-expired", 1, { HM_DKIM_PASS }, "rsa2048", NULL, "", false },

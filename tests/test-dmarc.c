@@ -17,11 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "scoring/address.h"
 #include "scoring/dmarc.h"
+
+#define TIMEOUT_MS 1500		/* dns.timeout */
 
 static struct hm_dns *dns;
 static struct hm_dmarc *dmarc;
@@ -36,7 +39,7 @@ static int setup(void **state)
 {
 	const char *server = getenv("HM_TEST_DNS");
 	const char *servers[1] = { server };
-	struct hm_dns_conf conf = { servers, 1, NULL, 1500 };
+	struct hm_dns_conf conf = { servers, 1, NULL, TIMEOUT_MS };
 	char err[256];
 
 	if (server == NULL) {
@@ -341,6 +344,61 @@ static void test_helo_identity(void **state)
 	assert_int_equal(out.result, HM_DMARC_PASS);
 }
 
+/* Milliseconds since a. */
+static double ms_since(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) * 1e3 + (double)(b.tv_nsec - a->tv_nsec) / 1e6;
+}
+
+/*
+ * A subdomain whose own lookup is slow to say "no record" and whose
+ * organizational domain's lookup never answers, then several From domains
+ * whose lookups never answer: the message waits about one DNS time-out,
+ * not one per lookup (one after another: 0.3 + 1.5 s, then 5 x 1.5 s), and
+ * the result is temperror.
+ */
+static void test_lookups_together(void **state)
+{
+	static const char *const froms[] = {
+		"e@slow.example.info",
+		"a@drop1.example.org, b@drop2.example.org, c@drop3.example.org, "
+		"d@drop4.example.org, e@slow.example.info",
+	};
+	struct hm_spf_outcome spf = { .result = HM_SPF_NONE };
+	int failed = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(froms) / sizeof(froms[0]); i++) {
+		struct hm_from_list from;
+		struct hm_dmarc_outcome out;
+		struct timespec t0;
+		const char *err;
+		double ms;
+
+		hm_from_init(&from);
+		assert_int_equal(hm_from_parse(&from, froms[i], &err), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(hm_dmarc_check(dmarc, "192.0.2.10", &from, &spf, NULL, &out), 0);
+		ms = ms_since(&t0);
+		fprintf(stderr, "# From: %s: %s in %.0f ms (time-out %d ms)\n", froms[i],
+			rname(out.result), ms, TIMEOUT_MS);
+		if (out.result != HM_DMARC_TEMPERROR) {
+			print_error("From: %s: got %s (%s), want temperror\n", froms[i],
+				    rname(out.result), out.reason);
+			failed++;
+		}
+		if (ms > 1.6 * TIMEOUT_MS) {
+			print_error("From: %s: took %.0f ms, more than one time-out (%d ms) and a bit\n",
+				    froms[i], ms, TIMEOUT_MS);
+			failed++;
+		}
+	}
+	assert_int_equal(failed, 0);
+}
+
 static const struct {
 	const char *domain, *org;
 } org_cases[] = {
@@ -394,7 +452,7 @@ static void test_new_errors(void **state)
 int main(void)
 {
 	size_t n = sizeof(cases) / sizeof(cases[0]);
-	struct CMUnitTest *tests = calloc(n + 3, sizeof(*tests));
+	struct CMUnitTest *tests = calloc(n + 4, sizeof(*tests));
 	int rc;
 
 	if (tests == NULL)
@@ -407,7 +465,8 @@ int main(void)
 	tests[n] = (struct CMUnitTest)cmocka_unit_test(test_helo_identity);
 	tests[n + 1] = (struct CMUnitTest)cmocka_unit_test(test_org_domain);
 	tests[n + 2] = (struct CMUnitTest)cmocka_unit_test(test_new_errors);
-	rc = _cmocka_run_group_tests("dmarc", tests, n + 3, setup, teardown);
+	tests[n + 3] = (struct CMUnitTest)cmocka_unit_test(test_lookups_together);
+	rc = _cmocka_run_group_tests("dmarc", tests, n + 4, setup, teardown);
 	free(tests);
 	return rc;
 }

@@ -602,6 +602,99 @@ static void test_long_lines(void **state)
 	free(msg);
 }
 
+/*
+ * Hostile header values stay linear: a megabyte of encoded-word openings
+ * without an end, of unterminated comments and quotes.
+ */
+static void test_hostile_headers(void **state)
+{
+	size_t len;
+	char *subj = repeat("", "=?a?q?x ", 130000, "", &len);
+	char *ct = repeat("multipart/mixed; a=\"b\"; ", "(((x; ", 100000, "boundary=zz", &len);
+	char *from = repeat("", "\"a\\\" (b <c@d>, ", 60000, "", &len);
+	struct hm_test_events e;
+	struct hm_text_sink sink;
+	struct hm_mime *m;
+
+	(void)state;
+	hm_test_events_init(&e);
+	sink = hm_test_sink(&e);
+	m = hm_mime_begin(&default_limits, &sink);
+	assert_non_null(m);
+	assert_int_equal(hm_mime_header(m, "Subject", subj), 0);
+	assert_int_equal(hm_mime_header(m, "Content-Type", ct), 0);
+	assert_int_equal(hm_mime_header(m, "From", from), 0);
+	assert_int_equal(hm_mime_eoh(m), 0);
+	assert_int_equal(hm_mime_body(m, (const unsigned char *)"body\n", 5), 0);
+	assert_int_equal(hm_mime_finish(m), 0);
+	hm_mime_free(&m);
+	assert_int_equal(e.violations, 0);
+	assert_true(e.header_bytes <= default_limits.header_text_max);
+	assert_true(strncmp(e.s, "S ", 2) == 0);
+	hm_test_events_free(&e);
+	free(subj);
+	free(ct);
+	free(from);
+}
+
+/* HTML that is all markup is not parsed to its end: decoding stops at 1 MiB. */
+static void test_markup_bounded(void **state)
+{
+	size_t len;
+	char *msg = repeat("Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+			   "Content-Type: text/html\n\n", "<b></b><!-- x --><i\n>", 100000,
+			   "\n--b\nContent-Type: text/plain\n\nafter\n--b\n"
+			   "Content-Type: image/png\n\n--b--\n", &len);
+	struct run r;
+
+	(void)state;
+	run_msg(msg, len, 65536, &default_limits, &r);
+	assert_int_equal(r.violations, 0);
+	assert_true(r.st.truncated);
+	assert_int_equal(r.st.parts, 3);
+	assert_null(strstr(r.record, "after"));
+	assert_non_null(strstr(r.record, "P image/png\nA image/png \n"));
+	free(r.record);
+	free(msg);
+}
+
+/* Count the record's lines starting with prefix. */
+static size_t count_lines(const char *record, const char *prefix)
+{
+	size_t n = 0, pl = strlen(prefix);
+
+	for (const char *p = record; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : p)
+		n += strncmp(p, prefix, pl) == 0;
+	return n;
+}
+
+/*
+ * 2,000 parts: all counted, at most 256 items about them, and a text part
+ * past text_max still ends with its break (no text in between).
+ */
+static void test_many_parts(void **state)
+{
+	struct hm_mime_limits lim = { 20, 4096, 8 };
+	size_t len;
+	char *msg = repeat("Content-Type: multipart/mixed; boundary=b\n\n",
+			   "--b\n\n0123456789\n--b\nContent-Type: image/gif\n\nx\n", 1000, "--b--\n", &len);
+	struct run r;
+
+	(void)state;
+	run_msg(msg, len, 0, &lim, &r);
+	assert_int_equal(r.violations, 0);
+	assert_int_equal(r.st.parts, 2000);
+	assert_true(r.st.truncated);
+	/* PART and ATTACHMENT items share the 256; each reported text part breaks. */
+	assert_int_equal(count_lines(r.record, "P ") + count_lines(r.record, "A "), 256);
+	assert_int_equal(count_lines(r.record, "B "), count_lines(r.record, "P text/plain"));
+	assert_non_null(strstr(r.record, "P text/plain\nB 0123456789\\n\nP image/gif\n"
+				       "A image/gif \nP text/plain\nB 012345678\nP image/gif\n"
+				       "A image/gif \nP text/plain\nB \n"));
+	free(r.record);
+	free(msg);
+}
+
 /* Allocated bytes now (glibc). */
 static size_t heap_used(void)
 {
@@ -797,6 +890,9 @@ int main(void)
 		cmocka_unit_test(test_absurd_nesting),
 		cmocka_unit_test(test_huge_boundary),
 		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_many_parts),
+		cmocka_unit_test(test_hostile_headers),
+		cmocka_unit_test(test_markup_bounded),
 		cmocka_unit_test(test_big_body_bounded),
 		cmocka_unit_test(test_qp_split_everywhere),
 		cmocka_unit_test(test_url_host),

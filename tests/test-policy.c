@@ -101,6 +101,8 @@ struct pcase {
 	bool spf_pass;
 	const char *spf_domain;
 	bool dkim;
+	unsigned from_fields;		/* From header fields; 0: one */
+	const char *delims;		/* recipient_delimiter; NULL: "+" */
 	bool no_auth_needed;		/* whitelist_requires_auth = no */
 	double score;
 	/* expected at RCPT time */
@@ -115,6 +117,7 @@ struct pcase {
 	double tag, reject;		/* 0, 0: the defaults 8, 15 */
 	enum hm_level thr_from;		/* L_NONE: L_DEF */
 	const char *mailbox, *domain;	/* NULL: not checked */
+	const char *address;		/* NULL: not checked */
 };
 
 static const struct pcase cases[] = {
@@ -199,6 +202,27 @@ static const struct pcase cases[] = {
 	  .rcpt = "<bob@d.test>", .env = "<bounce@mailer.test>", .from = { "boss@f.test" },
 	  .dkim = true, .score = 30,
 	  .outcome = HM_REJECT, .ignored = true },
+	{ .name = "DKIM counts for no From address when there are two From fields",
+	  .seed = { "SADD|hm:wl:bob@d.test|boss@f.test", "SADD|hm:bl:bob@d.test|*@f.test" },
+	  .rcpt = "<bob@d.test>", .env = "<mallory@f.test>",
+	  .from = { "boss@f.test", "mallory@f.test" }, .from_fields = 2, .dkim = true,
+	  .outcome = HM_REJECT, .list = BLACK, .level = L_MB, .pattern = "*@f.test",
+	  .ignored = true },
+	{ .name = "two From fields: the envelope sender = From is not DKIM-authenticated",
+	  .seed = { "SADD|hm:wl:bob@d.test|boss@f.test" },
+	  .rcpt = "<bob@d.test>", .env = "<boss@f.test>",
+	  .from = { "boss@f.test", "boss@f.test" }, .from_fields = 2, .dkim = true, .score = 30,
+	  .outcome = HM_REJECT, .ignored = true },
+	{ .name = "two From fields: SPF still authenticates the envelope sender",
+	  .seed = { "SADD|hm:wl:bob@d.test|boss@f.test" },
+	  .rcpt = "<bob@d.test>", .env = "<boss@f.test>", .spf_pass = true, .spf_domain = "f.test",
+	  .from = { "x@f.test", "boss@f.test" }, .from_fields = 2, .dkim = true, .score = 30,
+	  .outcome = HM_ACCEPT, .list = WHITE, .level = L_MB, .matched = "boss@f.test" },
+	{ .name = "one From field with two addresses of the signed domain: both covered",
+	  .seed = { "SADD|hm:wl:bob@d.test|boss@f.test", "SADD|hm:bl:bob@d.test|*@f.test" },
+	  .rcpt = "<bob@d.test>", .env = "<bounce@mailer.test>",
+	  .from = { "mallory@f.test", "boss@f.test" }, .dkim = true, .score = 30,
+	  .outcome = HM_ACCEPT, .list = WHITE, .level = L_MB, .pattern = "boss@f.test" },
 	{ .name = "DKIM does not count with From addresses in two domains",
 	  .seed = { "SADD|hm:wl:bob@d.test|boss@f.test" },
 	  .rcpt = "<bob@d.test>", .env = "<bounce@mailer.test>",
@@ -358,6 +382,43 @@ static const struct pcase cases[] = {
 	  .seed = { "SET|hm:alias:bob@d.test|bob@d.test", "HSET|hm:thr:bob@d.test|tag|3|reject|6" },
 	  .rcpt = "<bob@d.test>", .env = "<a@x.test>",
 	  .outcome = HM_ACCEPT, .tag = 3, .reject = 6, .thr_from = L_MB, .mailbox = "bob@d.test" },
+	{ .name = "subaddress: bob+news@ gets bob@'s thresholds; the address is kept",
+	  .seed = { "HSET|hm:thr:bob@d.test|tag|2|reject|4",
+		    "HSET|hm:thr:bob+news@d.test|tag|7|reject|9" },
+	  .rcpt = "<Bob+News@d.test>", .env = "<a@x.test>", .score = 3,
+	  .outcome = HM_TAG, .tag = 2, .reject = 4, .thr_from = L_MB, .mailbox = "bob@d.test",
+	  .address = "bob+news@d.test" },
+	{ .name = "subaddress: bob+x@ gets bob@'s black list at RCPT time",
+	  .seed = { "SADD|hm:bl:bob@d.test|*@spam.test" },
+	  .rcpt = "<bob+x@d.test>", .env = "<a@spam.test>",
+	  .rcpt_list = BLACK, .rcpt_level = L_MB,
+	  .outcome = HM_REJECT, .list = BLACK, .level = L_MB, .pattern = "*@spam.test" },
+	{ .name = "subaddress: bob+x@ gets bob@'s white list at end of message",
+	  .seed = { "SADD|hm:wl:bob@d.test|friend@f.test", "SADD|hm:bl:bob@d.test|*@f.test" },
+	  .rcpt = "<bob+x@d.test>", .env = "<friend@f.test>", .spf_pass = true,
+	  .spf_domain = "f.test", .score = 30,
+	  .outcome = HM_ACCEPT, .list = WHITE, .level = L_MB, .pattern = "friend@f.test" },
+	{ .name = "subaddress: several delimiters, the first one cuts",
+	  .seed = { "HSET|hm:thr:bob@d.test|tag|2|reject|4" },
+	  .rcpt = "<bob-a+b@d.test>", .env = "<a@x.test>", .delims = "+-", .score = 3,
+	  .outcome = HM_TAG, .tag = 2, .reject = 4, .thr_from = L_MB, .mailbox = "bob@d.test" },
+	{ .name = "subaddress: empty recipient_delimiter strips nothing",
+	  .seed = { "HSET|hm:thr:bob@d.test|tag|2|reject|4" },
+	  .rcpt = "<bob+x@d.test>", .env = "<a@x.test>", .delims = "", .score = 3,
+	  .outcome = HM_ACCEPT, .mailbox = "bob+x@d.test" },
+	{ .name = "subaddress: '+' first is the name, not an extension",
+	  .seed = { "HSET|hm:thr:+bob@d.test|tag|2|reject|4" },
+	  .rcpt = "<+bob@d.test>", .env = "<a@x.test>", .score = 3,
+	  .outcome = HM_TAG, .tag = 2, .reject = 4, .thr_from = L_MB, .mailbox = "+bob@d.test" },
+	{ .name = "subaddress: the alias is looked up without the extension",
+	  .seed = { "SET|hm:alias:info@d.test|bob@d.test", "HSET|hm:thr:bob@d.test|tag|2|reject|4" },
+	  .rcpt = "<info+sales@d.test>", .env = "<a@x.test>", .score = 3,
+	  .outcome = HM_TAG, .tag = 2, .reject = 4, .thr_from = L_MB, .mailbox = "bob@d.test" },
+	{ .name = "subaddress: an alias to bob+sales@ gets bob@'s policy",
+	  .seed = { "SET|hm:alias:info@d.test|bob+sales@d.test",
+		    "HSET|hm:thr:bob@d.test|tag|2|reject|4" },
+	  .rcpt = "<info@d.test>", .env = "<a@x.test>", .score = 3,
+	  .outcome = HM_TAG, .tag = 2, .reject = 4, .thr_from = L_MB, .mailbox = "bob@d.test" },
 	{ .name = "alias is one hop: the target's own alias is not followed",
 	  .seed = { "SET|hm:alias:a@d.test|b@d.test", "SET|hm:alias:b@d.test|c@d.test",
 		    "HSET|hm:thr:b@d.test|tag|3|reject|6", "HSET|hm:thr:c@d.test|tag|1|reject|2" },
@@ -398,7 +459,8 @@ static void run_case(void **state)
 {
 	const struct pcase *c = *state;
 	struct hm_policy_defaults d = defaults;
-	struct hm_auth_facts auth = { c->spf_pass, c->spf_domain, c->dkim };
+	struct hm_auth_facts auth = { c->spf_pass, c->spf_domain, c->dkim,
+				      c->from_fields ? c->from_fields : 1 };
 	const char *from[3];
 	size_t nfrom = 0;
 	redisContext *rc;
@@ -417,6 +479,7 @@ static void run_case(void **state)
 		redis_run(rc, c->seed[i]);
 	redisFree(rc);
 	d.whitelist_requires_auth = !c->no_auth_needed;
+	d.recipient_delimiter = c->delims ? c->delims : "+";
 	while (nfrom < 3 && c->from[nfrom])
 		from[nfrom] = c->from[nfrom], nfrom++;
 
@@ -434,6 +497,7 @@ static void run_case(void **state)
 		differ(&df, "\n  thresholds: %g/%g from %s, want %g/%g from %s", p.tag, p.reject,
 		       hm_level_name(p.thresholds_from), tag, reject, hm_level_name(thr_from));
 	check_str(&df, "mailbox", p.mailbox, c->mailbox);
+	check_str(&df, "address", p.address, c->address);
 	check_str(&df, "domain", p.domain, c->domain);
 
 	rcpt_list = p.rcpt_list;
@@ -501,11 +565,13 @@ static void test_same_class(void **state)
 	load_ok(s, "<f@d.test>", "<m@x.test>", &f);
 	assert_true(hm_rcpt_policy_same_class(&a, &b));
 	assert_false(hm_rcpt_policy_same_class(&a, &c));	/* reject differs */
-	assert_true(hm_rcpt_policy_same_class(&dd, &f));	/* white is no RCPT verdict */
 	assert_false(hm_rcpt_policy_same_class(&dd, &e));	/* RCPT-time black */
+	/* A white list only f has can accept for f what the score refuses for dd. */
+	assert_false(hm_rcpt_policy_same_class(&dd, &f));
 	/* An end-of-message white does not change the class. */
 	assert_int_equal(hm_rcpt_policy_decide(&f, "<m@x.test>", NULL, 0, &auth, 50), HM_ACCEPT);
-	assert_true(hm_rcpt_policy_same_class(&dd, &f));
+	assert_true(hm_rcpt_policy_same_class(&f, &f));
+	assert_false(hm_rcpt_policy_same_class(&dd, &f));
 	hm_rcpt_policy_release(&a);
 	hm_rcpt_policy_release(&b);
 	hm_rcpt_policy_release(&c);
@@ -513,6 +579,137 @@ static void test_same_class(void **state)
 	hm_rcpt_policy_release(&e);
 	hm_rcpt_policy_release(&f);
 	hm_store_free(&s);
+}
+
+/*
+ * Lists are part of the class even when the envelope sender matched
+ * nothing at RCPT time: a black list that matches only the From header
+ * is known at end of message, when one verdict must do for every
+ * recipient.  Shared values (the domain's lists) and lists with the same
+ * members (in another order, or another copy of the value) are one class.
+ */
+static void test_class_lists(void **state)
+{
+	static const char *const cmds[] = {
+		"SADD|hm:bl:bob@d.test|*@evil.test", "SADD|hm:wl:@d.test|*@partner.test",
+		"SADD|hm:bl:carol@d.test|a@x.test|b@x.test|c@x.test",
+		"SADD|hm:bl:dan@d.test|c@x.test|b@x.test|a@x.test",
+		"SADD|hm:bl:erin@d.test|a@x.test|b@x.test|d@x.test",
+		"SADD|hm:wl:fred@d.test|*@evil.test",
+		"SADD|hm:bl:bob@e.test|*@evil.test", NULL,
+	};
+	const char *from[] = { "x@evil.test" };
+	struct hm_auth_facts auth = { false, NULL, false };
+	struct hm_store *s;
+	struct hm_rcpt_policy alice, alice2, bob, carol, dan, erin, fred, bob_e, gina_e;
+
+	NEED_REDIS();
+	seed(cmds);
+	s = store_new();
+	load_ok(s, "<alice@d.test>", "<ok@fine.test>", &alice);
+	load_ok(s, "<alice2@d.test>", "<ok@fine.test>", &alice2);
+	load_ok(s, "<bob@d.test>", "<ok@fine.test>", &bob);
+	load_ok(s, "<carol@d.test>", "<ok@fine.test>", &carol);
+	load_ok(s, "<dan@d.test>", "<ok@fine.test>", &dan);
+	load_ok(s, "<erin@d.test>", "<ok@fine.test>", &erin);
+	load_ok(s, "<fred@d.test>", "<ok@fine.test>", &fred);
+	load_ok(s, "<bob@e.test>", "<ok@fine.test>", &bob_e);
+	load_ok(s, "<gina@e.test>", "<ok@fine.test>", &gina_e);
+	/* Nothing matched at RCPT time, thresholds equal: only the lists differ. */
+	assert_int_equal(bob.rcpt_list, HM_LIST_NONE);
+	assert_true(hm_rcpt_policy_same_class(&alice, &alice2));	/* the domain's lists */
+	assert_false(hm_rcpt_policy_same_class(&alice, &bob));
+	assert_false(hm_rcpt_policy_same_class(&bob, &alice));
+	assert_true(hm_rcpt_policy_same_class(&carol, &dan));		/* same members */
+	assert_false(hm_rcpt_policy_same_class(&carol, &erin));		/* one differs */
+	assert_false(hm_rcpt_policy_same_class(&bob, &fred));		/* white, not black */
+	/* The same mailbox list under another domain's lists is another class. */
+	assert_false(hm_rcpt_policy_same_class(&bob, &bob_e));
+	assert_false(hm_rcpt_policy_same_class(&bob_e, &gina_e));
+	/* Why it matters: the From decides differently for them. */
+	assert_int_equal(hm_rcpt_policy_decide(&bob, "<ok@fine.test>", from, 1, &auth, 0),
+			 HM_REJECT);
+	assert_int_equal(hm_rcpt_policy_decide(&alice, "<ok@fine.test>", from, 1, &auth, 0),
+			 HM_ACCEPT);
+	hm_rcpt_policy_release(&alice);
+	hm_rcpt_policy_release(&alice2);
+	hm_rcpt_policy_release(&bob);
+	hm_rcpt_policy_release(&carol);
+	hm_rcpt_policy_release(&dan);
+	hm_rcpt_policy_release(&erin);
+	hm_rcpt_policy_release(&fred);
+	hm_rcpt_policy_release(&bob_e);
+	hm_rcpt_policy_release(&gina_e);
+	hm_store_free(&s);
+}
+
+/*
+ * Two copies of one value (another store, as when the cache cannot be
+ * trusted and every lookup fetches afresh) are still one class.
+ */
+static void test_class_copies(void **state)
+{
+	static const char *const cmds[] = {
+		"SADD|hm:bl:@d.test|*@evil.test|*@spam.test", "SADD|hm:wl:bob@d.test|a@x.test", NULL,
+	};
+	struct hm_store *s1, *s2;
+	struct hm_rcpt_policy p1, p2;
+
+	NEED_REDIS();
+	seed(cmds);
+	s1 = store_new();
+	s2 = store_new();
+	load_ok(s1, "<bob@d.test>", "<ok@fine.test>", &p1);
+	load_ok(s2, "<bob@d.test>", "<ok@fine.test>", &p2);
+	assert_true(hm_rcpt_policy_same_class(&p1, &p2));
+	hm_rcpt_policy_release(&p1);
+	hm_rcpt_policy_release(&p2);
+	hm_store_free(&s1);
+	hm_store_free(&s2);
+}
+
+/* Subaddress extensions cut the way Postfix's recipient_delimiter cuts. */
+static void test_strip_extension(void **state)
+{
+	static const struct {
+		const char *local, *delims, *want;
+	} t[] = {
+		{ "bob+x", "+", "bob" },
+		{ "bob+x+y", "+", "bob" },		/* the first delimiter cuts */
+		{ "bob+", "+", "bob" },			/* empty extension */
+		{ "+bob", "+", "+bob" },		/* nothing would be left */
+		{ "+", "+", "+" },
+		{ "bob", "+", "bob" },
+		{ "bob+x", "", "bob+x" },		/* empty setting: off */
+		{ "bob+x", NULL, "bob+x" },
+		{ "bob-x+y", "+-", "bob" },		/* any one of several */
+		{ "bob+x-y", "+-", "bob" },
+		{ "bob-x", "+", "bob-x" },		/* '-' not a delimiter here */
+		{ "bob-x", "-", "bob" },
+		{ "bob.x", "+.", "bob" },
+		{ "-bob+x", "+-", "-bob+x" },		/* the first one is at the start */
+		{ "owner-list", "+-", "owner-list" },	/* owner_request_special */
+		{ "list-request", "+-", "list-request" },
+		{ "owner+x", "+", "owner" },		/* only with '-' a delimiter */
+		{ "list-request+x", "+", "list-request" },
+		{ "postmaster", "st", "postmaster" },	/* never split */
+		{ "MAILER-DAEMON", "+-", "MAILER-DAEMON" },
+		{ "double-bounce", "-", "double-bounce" },
+		{ "john doe+x", "+", "john doe" },	/* a quoted local-part, as parsed */
+	};
+	char buf[128];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		bool stripped;
+
+		snprintf(buf, sizeof(buf), "%s", t[i].local);
+		stripped = hm_local_strip_extension(buf, t[i].delims);
+		if (strcmp(buf, t[i].want) != 0 || stripped != (strcmp(t[i].local, t[i].want) != 0))
+			fail_msg("\"%s\" with delimiters \"%s\": \"%s\" (stripped %d), want \"%s\"",
+				 t[i].local, t[i].delims ? t[i].delims : "(null)", buf, stripped,
+				 t[i].want);
+	}
+	assert_false(hm_local_strip_extension(NULL, "+"));
 }
 
 /*
@@ -735,6 +932,9 @@ int main(void)
 {
 	static const struct CMUnitTest extra[] = {
 		cmocka_unit_test(test_same_class),
+		cmocka_unit_test(test_class_lists),
+		cmocka_unit_test(test_class_copies),
+		cmocka_unit_test(test_strip_extension),
 		cmocka_unit_test(test_round_trips_and_sharing),
 		cmocka_unit_test(test_edit_seen),
 		cmocka_unit_test(test_warn_once),

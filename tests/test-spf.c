@@ -101,6 +101,14 @@ static const struct row rows[] = {
 	ROW("a-bad-toplabel", C4, "alice@adash.example.com", R(PERMERROR)),
 	ROW("a-empty-domain", C4, "alice@aempty.example.com", R(PERMERROR)),
 	ROW("a-null (NUL byte)", C4, "alice@anul.example.com", R(PERMERROR)),
+	ROW("NUL byte inside the record", C4, "alice@nulmid.example.com", R(PERMERROR)),
+	ROW("NUL byte at the end of the record", C4, "alice@nulend.example.com", R(PERMERROR)),
+	ROW("NUL byte as a string of its own", C4, "alice@nulsplit.example.com", R(PERMERROR)),
+	ROW("NUL byte right after v=spf1: not an SPF record", C4, "alice@nulver.example.com", R(NONE)),
+	ROW("NUL byte right after v=spf1: the other record counts", C4B, "alice@nulverok.example.com", R(FAIL)),
+	ROW("NUL byte before v=spf1: not an SPF record", C4, "alice@nulfirst.example.com", R(FAIL)),
+	ROW("NUL byte in another TXT record", C4, "alice@nulother.example.com", R(PASS)),
+	ROW("NUL byte in an included record", C4, "alice@nulinc.example.com", R(PERMERROR)),
 	ROW("cidr4-33", C4, "alice@ip4cidr33.example.com", R(PERMERROR)),
 	ROW("cidr4-032", C4, "alice@ip4cidr032.example.com", R(PERMERROR)),
 	ROW("bad-ip4-short", C4, "alice@ip4short.example.com", R(PERMERROR)),
@@ -169,9 +177,60 @@ static const struct row rows[] = {
 	ROW("a-cidr4-0", C4, "alice@a0.example.com", R(PASS)),
 	ROW("a-cidr4-0-ip6", C6, "alice@a0.example.com", R(FAIL)),
 	ROW("a-cidr6-0-ip4", C4, "alice@a60.example.com", R(FAIL)),
-	/* Known deviation: libspf2 cannot express a CIDR length of 0 on a/mx
-	 * for the client's family (RFC 7208 says pass here). */
-	ROW("a-cidr6-0-ip6 (deviation: permerror)", C6, "alice@a60.example.com", R(PERMERROR)),
+	ROW("a-cidr6-0-ip6", C6, "alice@a60.example.com", R(PASS)),
+	ROW("a-cidr6-0-nxdomain (only A)", C6, "alice@a60only4.example.com", R(FAIL)),
+	ROW("a:host/0//0, IPv4 client", C4, "alice@a0both.example.com", R(PASS)),
+	ROW("a:host/0//0, IPv6 client", C6, "alice@a0both.example.com", R(PASS)),
+	ROW("a:host/0//0, IPv4-mapped client", "::ffff:192.0.2.10", "alice@a0both.example.com", R(PASS)),
+	ROW("a:host/0//0, IPv6 client, host has only A", C6, "alice@a0only4.example.com", R(FAIL)),
+	ROW("a:host/0//0, IPv4 client, host has only A", C4, "alice@a0only4.example.com", R(PASS)),
+	ROW("a:host/0//0, host does not exist (IPv4)", C4, "alice@a0nx.example.com", R(FAIL)),
+	ROW("a:host/0//0, host does not exist (IPv6)", C6, "alice@a0nx.example.com", R(FAIL)),
+	ROW("a/24//0, IPv6 client: any address", C6B, "alice@a24v60.example.com", R(PASS)),
+	ROW("a/24//0, IPv4 client in the /24", C4, "alice@a24v60.example.com", R(PASS)),
+	ROW("a/24//0, IPv4 client outside the /24", "198.51.100.7", "alice@a24v60.example.com", R(FAIL)),
+	ROW("a:%{l}.../0 with macros", C4, "alice@a0mac.example.com", R(PASS)),
+	ROW("a:%{l}.../0 with macros, no such name", C4, "bob@a0mac.example.com", R(FAIL)),
+	ROW("a:%{d}//0 with macros, IPv6", C6, "alice@a0mac.example.com", R(PASS)),
+	ROW("mx-cidr4-0", C4, "alice@mx0.example.com", R(PASS)),
+	ROW("mx-cidr4-0-ip6", C6, "alice@mx0.example.com", R(FAIL)),
+	ROW("mx-cidr6-0-ip6", C6, "alice@mx60.example.com", R(PASS)),
+	ROW("mx-cidr6-0-ip4", C4, "alice@mx60.example.com", R(FAIL)),
+	ROW("mx-cidr6-0-ip4mapped", "::ffff:192.0.2.10", "alice@mx60.example.com", R(FAIL)),
+	ROW("mx:d/0//0, IPv4 client", C4, "alice@mx0both.example.com", R(PASS)),
+	ROW("mx:d/0//0, IPv6 client", C6, "alice@mx0both.example.com", R(PASS)),
+	ROW("mx/0//0, second MX host has addresses", C4, "alice@mx0second.example.com", R(PASS)),
+	ROW("mx/0//0, second MX host has addresses (IPv6)", C6B, "alice@mx0second.example.com", R(PASS)),
+	ROW("mx-nxdomain (mx/0, MX host without addresses)", C4, "alice@mx0noaddr.example.com", R(FAIL)),
+	ROW("mx-cidr6-0-nxdomain (IPv6)", C6, "alice@mx0noaddr.example.com", R(FAIL)),
+	ROW("mx/0//0, domain does not exist", C4, "alice@mx0nx.example.com", R(FAIL)),
+	ROW("mx/0, 11 MX names: permerror", C4, "alice@mx0many.example.com", R(PERMERROR)),
+	ROW("/0 lookups count as void lookups", C6, "alice@mx0void.example.com", R(PERMERROR)),
+	ROW("mx/0 through redirect", C4B, "alice@mx0redir.example.com", R(PASS)),
+	ROW("-mx/0//0: the qualifier applies", C4, "alice@mx0neg.example.com", R(FAIL)),
+	ROW("-mx/0//0: the qualifier applies (IPv6)", C6, "alice@mx0neg.example.com", R(FAIL)),
+	ROW("mx/0//0 and a null MX: no match", C4, "alice@mx0null.example.com", R(NEUTRAL)),
+	ROW("a:host./0//0 (trailing dot)", C4B, "alice@a0dot.example.com", R(PASS)),
+	ROW("300 /0 terms after the match", C4, "alice@many0.example.com", R(PASS)),
+	ROW("300 /0 terms: over the DNS term limit", C4B, "alice@many0.example.com", R(PERMERROR)),
+	ROW("a:host./0//0 (trailing dot, IPv6)", C6B, "alice@a0dot.example.com", R(PASS)),
+	ROW("mx-nxdomain: no match", C4, "alice@mxnx.example.com", R(NEUTRAL)),
+	ROW("mx-nxdomain twice: at the void limit", C4, "alice@mxnx2.example.com", R(NEUTRAL)),
+	ROW("mx-nxdomain three times: over the void limit", C4, "alice@mxnx3.example.com", R(PERMERROR)),
+	ROW("mx-nodata and mx-nxdomain: at the void limit", C4, "alice@mxnodata.example.com", R(NEUTRAL)),
+	ROW("mx-nodata and 2 mx-nxdomain: over the void limit", C4, "alice@mxnodata3.example.com", R(PERMERROR)),
+	ROW("mx host does not exist: no match", C4, "alice@mxnxhost.example.com", R(NEUTRAL)),
+	ROW("mx host does not exist: no match (IPv6)", C6, "alice@mxnxhost.example.com", R(NEUTRAL)),
+	ROW("mx-nxdomain (IPv6)", C6, "alice@mxnx.example.com", R(NEUTRAL)),
+	ROW("mx-nxdomain with CIDR lengths", C4, "alice@mxnxcidr.example.com", R(FAIL)),
+	ROW("mx-nxdomain with CIDR lengths (IPv6)", C6, "alice@mxnxcidr.example.com", R(FAIL)),
+	ROW("mx-nxdomain in an include, void counted across it", C4B, "alice@mxnxinc.example.com", R(FAIL)),
+	ROW("mx-nxdomain twice in an include (IPv6)", C6B, "alice@mxnxinc.example.com", R(FAIL)),
+	ROW("three MX hosts do not exist, the fourth matches", C4, "alice@mxnxhosts.example.com", R(PASS)),
+	ROW("three MX hosts do not exist, no match", C4B, "alice@mxnxhosts.example.com", R(FAIL)),
+	ROW("MX hosts that do not exist are no void lookups", C4B, "alice@mxnxhostsvoid.example.com", R(NEUTRAL)),
+	ROW("MX host lookups are part of the mx term", C4, "alice@mxterms.example.com", R(PASS)),
+	ROW("MX host lookups are part of the mx term, no match", C4B, "alice@mxterms.example.com", R(FAIL)),
 	ROW("a-dual-cidr-ip4-match", C4, "alice@adual.example.com", R(PASS)),
 	ROW("a-dual-cidr-ip6-match", C6, "alice@adual.example.com", R(PASS)),
 	ROW("mx second name matches", C4, "alice@mxmatch.example.com", R(PASS)),
@@ -256,6 +315,10 @@ static const struct row rows[] = {
 	  R(PERMERROR), "incnone.example.com", NULL, "nospf.example.com: no SPF record", 0 },
 	{ "reason: MX limit", C4, "x.example.org", "a@mx11.example.com", R(PERMERROR),
 	  NULL, NULL, "MX", 0 },
+	{ "reason: NUL byte", C4, "x.example.org", "a@nulmid.example.com", R(PERMERROR),
+	  NULL, NULL, "NUL byte", 0 },
+	{ "reason: mx void lookups", C4, "x.example.org", "a@mxnx3.example.com", R(PERMERROR),
+	  NULL, NULL, "void", 0 },
 	{ "reason: no record", C4, "x.example.org", "a@nospf.example.com", R(NONE),
 	  "nospf.example.com", NULL, "no SPF record", 0 },
 };
@@ -447,6 +510,31 @@ static void test_no_type_spf(void **state)
 		fail_msg("%d queries of type SPF were sent", spf99);
 }
 
+/* The marker of a /0 target name (see spf.c) never reaches the DNS. */
+static void test_no_marker(void **state)
+{
+	const char *path = getenv("HM_TEST_QUERY_LOG");
+	char line[512];
+	int marked = 0, a0 = 0;
+	FILE *f;
+
+	(void)state;
+	if (path == NULL)
+		skip();
+	assert_non_null(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, ".cidr0-") != NULL && marked++ == 0)
+			fprintf(stderr, "# marked query: %s", line);
+		if (strncmp(line, "host.a0both.example.com. AAAA", 29) == 0)
+			a0++;
+	}
+	fclose(f);
+	if (a0 == 0)
+		fail_msg("no AAAA query of host.a0both.example.com in %s", path);
+	if (marked != 0)
+		fail_msg("%d queries of marked names were sent", marked);
+}
+
 /* The cost of a check whose answers are all in the resolver's cache. */
 static void test_cost(void **state)
 {
@@ -468,7 +556,7 @@ static void test_cost(void **state)
 int main(void)
 {
 	size_t n = sizeof(rows) / sizeof(rows[0]);
-	struct CMUnitTest *tests = calloc(n + 4, sizeof(*tests));
+	struct CMUnitTest *tests = calloc(n + 5, sizeof(*tests));
 	int rc;
 
 	if (tests == NULL)
@@ -486,7 +574,9 @@ int main(void)
 	tests[n + 2].test_func = test_cost;
 	tests[n + 3].name = "no query of type SPF";
 	tests[n + 3].test_func = test_no_type_spf;
-	rc = _cmocka_run_group_tests("spf", tests, n + 4, setup, teardown);
+	tests[n + 4].name = "no query of a marked /0 name";
+	tests[n + 4].test_func = test_no_marker;
+	rc = _cmocka_run_group_tests("spf", tests, n + 5, setup, teardown);
 	free(tests);
 	return rc;
 }

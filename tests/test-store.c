@@ -1201,6 +1201,49 @@ static void test_derive_once(void **state)
 	hm_store_free(&s);
 }
 
+/* A reload with the same settings shares the store: its cache outlives the first holder. */
+static void test_shared_across_reload(void **state)
+{
+	struct hm_store_conf c = base_conf(), d;
+	struct hm_store *s = new_store(&c), *s2;
+	struct hm_rvalue *v = NULL;
+	enum hm_rv_source src;
+
+	/* Defaults are compared as hm_store_new() fills them in. */
+	d = c;
+	d.prefix = "";
+	d.password = "";
+	assert_true(hm_store_same_conf(s, &d));
+	d.prefix = "hm:";
+	d.unix_path = NULL;
+	assert_true(hm_store_same_conf(s, &d));
+	d.command_timeout_ms++;
+	assert_false(hm_store_same_conf(s, &d));
+	d = c;
+	d.password = "secret";
+	assert_false(hm_store_same_conf(s, &d));
+	d = c;
+	d.cache_max *= 2;
+	assert_false(hm_store_same_conf(s, &d));
+	d = c;
+	d.prefix = "other:";
+	assert_false(hm_store_same_conf(s, &d));
+
+	run("HSET", "hm:thr:r@t14.example", "tag", "3", "reject", "9", NULL);
+	assert_int_equal(get1(s, "thr:r@t14.example", HM_RV_HASH, &v, &src), HM_STORE_OK);
+	assert_int_equal(src, HM_SRC_REDIS);
+	hm_rvalue_release(&v);
+	s2 = hm_store_ref(s);
+	assert_ptr_equal(s2, s);
+	hm_store_free(&s);			/* the old configuration goes */
+	assert_null(s);
+	assert_int_equal(get1(s2, "thr:r@t14.example", HM_RV_HASH, &v, &src), HM_STORE_OK);
+	assert_int_equal(src, HM_SRC_CACHE);	/* the cache carried over */
+	assert_string_equal(hm_rvalue_hget(v, "reject"), "9");
+	hm_rvalue_release(&v);
+	hm_store_free(&s2);
+}
+
 int main(void)
 {
 	const char *p = getenv("HM_TEST_REDIS_PORT"), *f = getenv("HM_TEST_TIME_FACTOR");
@@ -1221,6 +1264,7 @@ int main(void)
 		cmocka_unit_test(test_outage_stalled),
 		cmocka_unit_test(test_concurrency),
 		cmocka_unit_test(test_derive_once),
+		cmocka_unit_test(test_shared_across_reload),
 	};
 
 	if (!p) {

@@ -404,8 +404,11 @@ int hm_dkim_verify_header(struct hm_dkim_verify *v, const char *name,
 
 	if (v->state != V_HEADERS)
 		return -1;
-	/* Worst case every value byte is a bare LF that becomes CRLF. */
-	need = nlen + 1 + 2 * vlen + 1;
+	/* Each bare LF (a fold as libmilter joins them) becomes CRLF. */
+	need = nlen + 1 + vlen + 1;
+	for (size_t i = 0; i < vlen; i++)
+		if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r'))
+			need++;
 	if (need > HEADER_MAX)
 		return -1;
 	if (need > v->hcap) {

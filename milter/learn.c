@@ -495,7 +495,101 @@ struct learner {
 	bool spam;
 	unsigned long count[HM_LEARN_REFUSED + 1];
 	bool refusal_said;
+	unsigned long rehearsed;	/* replay steps taken */
+	bool rehearse_spam;		/* the class of what hm_model_kept() passes */
 };
+
+/*
+ * Replay (classifier.h): every message learned is kept, and one kept
+ * message of the other class is rehearsed, so that a batch of one class
+ * does not make the model forget the other; a batch of some size ends with
+ * passes over both kept sets.
+ */
+#define CONSOLIDATE_MIN 20		/* messages learned in a batch */
+#define CONSOLIDATE_PASSES 2
+
+static int rehearse_one(void *arg, const uint32_t *idx, size_t n)
+{
+	struct learner *l = arg;
+	char err[512];
+	int rc = hm_model_rehearse(l->conn, l->m, l->lim.read_weights, idx, n, l->rehearse_spam,
+				   err, sizeof(err));
+
+	if (rc < 0) {
+		fprintf(stderr, "hosterra-milter: rehearsing: %s\n", err);
+		return -1;
+	}
+	l->rehearsed += (unsigned long)rc;
+	return 0;
+}
+
+/* A kept set, for the passes at the end of a batch. */
+struct kept {
+	uint32_t *idx;
+	size_t n;
+	bool spam;
+};
+
+struct kept_list {
+	struct kept *v;
+	size_t n, cap;
+	bool spam;
+};
+
+static int collect(void *arg, const uint32_t *idx, size_t n)
+{
+	struct kept_list *k = arg;
+
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? 2 * k->cap : 256;
+		struct kept *v = realloc(k->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return -1;
+		k->v = v;
+		k->cap = cap;
+	}
+	if ((k->v[k->n].idx = malloc((n ? n : 1) * sizeof(*idx))) == NULL)
+		return -1;
+	memcpy(k->v[k->n].idx, idx, n * sizeof(*idx));
+	k->v[k->n].n = n;
+	k->v[k->n].spam = k->spam;
+	k->n++;
+	return 0;
+}
+
+/* Passes over both kept sets in a random order.  0, or -1. */
+static int consolidate(struct learner *l)
+{
+	struct kept_list k = { 0 };
+	char err[512];
+	int rc = 0;
+
+	for (int cls = 0; cls < 2 && rc == 0; cls++) {
+		k.spam = cls == 1;
+		if (hm_model_kept(l->conn, k.spam, false, collect, &k, err, sizeof(err)) < 0) {
+			fprintf(stderr, "hosterra-milter: reading the kept messages: %s\n", err);
+			rc = -1;
+		}
+	}
+	for (int pass = 0; pass < CONSOLIDATE_PASSES && rc == 0; pass++) {
+		for (size_t i = k.n; i > 1; i--) {
+			size_t j = (size_t)random() % i;
+			struct kept t = k.v[i - 1];
+
+			k.v[i - 1] = k.v[j];
+			k.v[j] = t;
+		}
+		for (size_t i = 0; i < k.n && rc == 0; i++) {
+			l->rehearse_spam = k.v[i].spam;
+			rc = rehearse_one(l, k.v[i].idx, k.v[i].n);
+		}
+	}
+	for (size_t i = 0; i < k.n; i++)
+		free(k.v[i].idx);
+	free(k.v);
+	return rc;
+}
 
 static int learn_message(struct walker *w, const uint32_t *idx, size_t n, const char *where)
 {
@@ -508,6 +602,17 @@ static int learn_message(struct walker *w, const uint32_t *idx, size_t n, const 
 		return -1;
 	}
 	l->count[o]++;
+	if (o == HM_LEARN_LEARNED || o == HM_LEARN_CONFIDENT || o == HM_LEARN_RELEARNED) {
+		if (hm_model_keep(l->conn, l->spam, idx, n, err, sizeof(err)) < 0) {
+			fprintf(stderr, "hosterra-milter: %s: %s\n", where, err);
+			return -1;
+		}
+		l->rehearse_spam = !l->spam;
+		if (hm_model_kept(l->conn, !l->spam, true, rehearse_one, l, err, sizeof(err)) < 0) {
+			fprintf(stderr, "hosterra-milter: %s: rehearsing: %s\n", where, err);
+			return -1;
+		}
+	}
 	if (o == HM_LEARN_REFUSED && !l->refusal_said) {
 		fprintf(stderr, "hosterra-milter: refused: %s has learned %ld messages this hour, "
 			"the classifier's learn_rate_limit\n", l->lim.user, l->lim.per_hour);
@@ -555,8 +660,12 @@ int hm_learn_run(const struct hm_conf *conf, const struct hm_learn_args *a, FILE
 		goto out;
 	}
 	w.key = l.m->key;
+	srandom((unsigned)(t0.tv_nsec ^ getpid()));
 	for (size_t i = 0; i < a->npaths && !w.stop; i++)
 		walk_path(&w, a->paths[i]);
+	if (!w.stop && l.count[HM_LEARN_LEARNED] + l.count[HM_LEARN_CONFIDENT] +
+	    l.count[HM_LEARN_RELEARNED] >= CONSOLIDATE_MIN && consolidate(&l) < 0)
+		w.stop = true;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	fprintf(out, "%s: learned %lu, already known %lu, relearned %lu, skipped as confident %lu, "
 		"refused by rate limit %lu, unreadable %lu (%.1f s)\n",
@@ -564,6 +673,7 @@ int hm_learn_run(const struct hm_conf *conf, const struct hm_learn_args *a, FILE
 		l.count[HM_LEARN_RELEARNED], l.count[HM_LEARN_CONFIDENT], l.count[HM_LEARN_REFUSED],
 		w.unreadable,
 		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	fprintf(out, "rehearsed: %lu steps on kept messages\n", l.rehearsed);
 	if (w.stop)
 		fprintf(stderr, "hosterra-milter: stopped: Redis failed; what was learned before "
 			"is kept\n");

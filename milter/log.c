@@ -93,12 +93,18 @@ int hm_log_facility_from_name(const char *name)
 	return -1;
 }
 
-static bool escape_plain(unsigned char c)
+/*
+ * Printable ASCII stays, but for a key=value log field not ' ', '"' and
+ * '\\' (a field must not end early, nor an escape be forged).
+ */
+static bool escape_plain(unsigned char c, bool text)
 {
+	if (text)
+		return c >= 0x20 && c < 0x7f;
 	return c > 0x20 && c < 0x7f && c != '\\' && c != '"';
 }
 
-char *hm_log_escape(char *buf, size_t len, const char *src)
+static char *escape(char *buf, size_t len, const char *src, bool text)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0, need = 0, room;
@@ -106,12 +112,12 @@ char *hm_log_escape(char *buf, size_t len, const char *src)
 	if (len == 0)
 		return buf;
 	for (const char *p = src; *p; p++)
-		need += escape_plain((unsigned char)*p) ? 1 : 4;
+		need += escape_plain((unsigned char)*p, text) ? 1 : 4;
 	/* Cut only what does not fit, and then say so with "...". */
 	room = need < len ? need : (len >= 4 ? len - 4 : 0);
 	for (; *src; src++) {
 		unsigned char c = (unsigned char)*src;
-		bool plain = escape_plain(c);
+		bool plain = escape_plain(c, text);
 
 		if (o + (plain ? 1 : 4) > room)
 			break;		/* never half an escape */
@@ -129,4 +135,14 @@ char *hm_log_escape(char *buf, size_t len, const char *src)
 			buf[o++] = '.';
 	buf[o] = '\0';
 	return buf;
+}
+
+char *hm_log_escape(char *buf, size_t len, const char *src)
+{
+	return escape(buf, len, src, false);
+}
+
+char *hm_log_escape_text(char *buf, size_t len, const char *src)
+{
+	return escape(buf, len, src, true);
 }

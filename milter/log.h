@@ -39,5 +39,13 @@ int hm_log_facility_from_name(const char *name);
  * (fewer dots in a buffer under 4 bytes).  Returns buf.
  */
 char *hm_log_escape(char *buf, size_t len, const char *src);
+/*
+ * The same for text shown to a person (scan mode's report): printable
+ * ASCII, space, '"' and '\\' included, stays as it is (some of it comes
+ * escaped already, e.g. rule excerpts); every other byte becomes \xHH, so
+ * no terminal escape sequence or line break from a message reaches the
+ * screen.
+ */
+char *hm_log_escape_text(char *buf, size_t len, const char *src);
 
 #endif

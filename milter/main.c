@@ -47,6 +47,14 @@
 #define HM_DEFAULT_CONF "/etc/hosterra-milter/hosterra-milter.conf"
 #endif
 
+/*
+ * The largest milter command libmilter takes.  Its default, 65,535 bytes, is
+ * below Postfix's header_size_limit (102,400): a longer header field made it
+ * drop the connection, and Postfix tempfailed the message on every retry.
+ * 1 MiB leaves room for an operator who raises the limit.
+ */
+#define HM_MILTER_MAX_DATA (1024 * 1024)
+
 static int signal_pipe[2] = { -1, -1 };
 
 static void usage(FILE *out)
@@ -257,6 +265,7 @@ static int open_socket(const struct hm_conf *conf)
 		hm_log(HM_LOG_ERR, "socket %s: rejected by libmilter", conf->socket.text);
 		return -1;
 	}
+	(void)smfi_setmaxdatasize(HM_MILTER_MAX_DATA);	/* returns the old size */
 	if (smfi_opensocket(true) != MI_SUCCESS) {
 		hm_log(HM_LOG_ERR, "cannot listen on %s: %s", conf->socket.text, strerror(errno));
 		return -1;

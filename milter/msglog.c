@@ -64,6 +64,8 @@ void hm_msglog_write(const struct hm_conn *conn, const char *queue_id, const cha
 		for (size_t i = 0; i < r->dkim.nsigs; i++)
 			add(&l, "%s%s(%s)", i ? "," : " dkim=", hm_dkim_result_name(r->dkim.sigs[i].result),
 			    hm_log_escape(a, sizeof(a), r->dkim.sigs[i].domain));
+		if (r->dkim_ignored > 0)	/* a flood of signatures shows */
+			add(&l, " dkim_ignored=%zu", r->dkim_ignored);
 		add(&l, " dmarc=%s", hm_dmarc_result_name(r->dmarc.result));
 		if (r->dmarc.from_domain[0])
 			add(&l, "(%s)", hm_log_escape(a, sizeof(a), r->dmarc.from_domain));

@@ -42,7 +42,10 @@ static void flush_field(struct feeder *f)
 		return;
 	colon = strchr(text, ':');
 	if (colon == NULL || colon == text) {
-		fprintf(stderr, "hosterra-milter: ignoring a header line without a name: %.60s\n", text);
+		char shown[64];
+
+		fprintf(stderr, "hosterra-milter: ignoring a header line without a name: %s\n",
+			hm_log_escape_text(shown, sizeof(shown), text));
 	} else {
 		char *end = colon;
 
@@ -187,6 +190,46 @@ static void json_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/*
+ * The text report shows what came from the message (header names, domains,
+ * reasons, addresses) through the log's escaping: no terminal escape
+ * sequence, no line break of the sender's.  T() escapes into one of a few
+ * rotating buffers, enough for the values of one fprintf(); the report is
+ * written by one thread.
+ */
+#define T_BUFS 8
+#define T_BUF_SIZE 2048
+static const char *T(const char *s)
+{
+	static char bufs[T_BUFS][T_BUF_SIZE];
+	static unsigned next;
+
+	return hm_log_escape_text(bufs[next++ % T_BUFS], T_BUF_SIZE, s ? s : "");
+}
+
+/* A value of any length, escaped; a header's folds shown as such. */
+static void put_text(FILE *out, const char *s, bool folded)
+{
+	while (*s != '\0') {
+		size_t n = folded ? strcspn(s, "\n") : strlen(s);
+		char *piece = strndup(s, n), *esc = NULL;
+
+		if (piece != NULL && n > 0 && piece[n - 1] == '\r' && folded)
+			piece[n - 1] = '\0';
+		if (piece != NULL && (esc = malloc(4 * n + 4)) != NULL)
+			fputs(hm_log_escape_text(esc, 4 * n + 4, piece), out);
+		else
+			fputs("(out of memory)", out);
+		free(esc);
+		free(piece);
+		s += n;
+		if (*s == '\n') {	/* a fold: "\n" and its blanks, shown as one tab */
+			fputs("\n\t", out);
+			s += strspn(s + 1, " \t") + 1;
+		}
+	}
+}
+
 struct removed {
 	char list[4096];
 	size_t len;
@@ -204,7 +247,7 @@ static int note_removed(const char *name, unsigned index, void *arg)
 		json_string(r->out, name);
 		fprintf(r->out, ",\"index\":%u}", index);
 	} else {
-		fprintf(r->out, "  - %s #%u\n", name, index);
+		fprintf(r->out, "  - %s #%u\n", T(name), index);
 	}
 	r->count++;
 	return 0;
@@ -226,36 +269,36 @@ static void print_text(FILE *out, const struct hm_scanmode_args *a, const struct
 {
 	struct removed rm = { .out = out };
 
-	fprintf(out, "envelope: client=%s helo=%s from=%s rcpt=", a->client_ip ? a->client_ip : "local",
-		a->helo ? a->helo : "-", a->mail_from ? a->mail_from : "<>");
+	fprintf(out, "envelope: client=%s helo=%s from=%s rcpt=", a->client_ip ? T(a->client_ip) : "local",
+		a->helo ? T(a->helo) : "-", a->mail_from ? T(a->mail_from) : "<>");
 	for (size_t i = 0; i < a->nrcpts; i++)
-		fprintf(out, "%s%s", i ? "," : "", a->rcpts[i]);
+		fprintf(out, "%s%s", i ? "," : "", T(a->rcpts[i]));
 	fputc('\n', out);
 	if (r == NULL) {
 		fprintf(out, "not judged: outbound mail (authenticated or internal)\n");
 	} else {
 		if (r->spf_checked)
 			fprintf(out, "spf: %s %s=%s%s%s%s\n", hm_spf_result_name(r->spf.result),
-				r->spf.helo_identity ? "helo" : "mailfrom", r->spf.identity,
-				r->spf.reason[0] ? " (" : "", r->spf.reason, r->spf.reason[0] ? ")" : "");
+				r->spf.helo_identity ? "helo" : "mailfrom", T(r->spf.identity),
+				r->spf.reason[0] ? " (" : "", T(r->spf.reason), r->spf.reason[0] ? ")" : "");
 		else
 			fprintf(out, "spf: not checked (local client)\n");
 		if (r->dkim.nsigs == 0)
 			fprintf(out, "dkim: none\n");
 		for (size_t i = 0; i < r->dkim.nsigs; i++)
 			fprintf(out, "dkim: %s d=%s s=%s a=%s%s%s%s\n",
-				hm_dkim_result_name(r->dkim.sigs[i].result), r->dkim.sigs[i].domain,
-				r->dkim.sigs[i].selector, r->dkim.sigs[i].algorithm,
-				r->dkim.sigs[i].reason[0] ? " (" : "", r->dkim.sigs[i].reason,
+				hm_dkim_result_name(r->dkim.sigs[i].result), T(r->dkim.sigs[i].domain),
+				T(r->dkim.sigs[i].selector), T(r->dkim.sigs[i].algorithm),
+				r->dkim.sigs[i].reason[0] ? " (" : "", T(r->dkim.sigs[i].reason),
 				r->dkim.sigs[i].reason[0] ? ")" : "");
 		fprintf(out, "dmarc: %s from=%s p=%s dis=%s%s%s%s\n", hm_dmarc_result_name(r->dmarc.result),
-			r->dmarc.from_domain[0] ? r->dmarc.from_domain : "-",
+			r->dmarc.from_domain[0] ? T(r->dmarc.from_domain) : "-",
 			hm_dmarc_policy_name(r->dmarc.policy), hm_dmarc_policy_name(r->dmarc.disposition),
-			r->dmarc.reason[0] ? " (" : "", r->dmarc.reason, r->dmarc.reason[0] ? ")" : "");
+			r->dmarc.reason[0] ? " (" : "", T(r->dmarc.reason), r->dmarc.reason[0] ? ")" : "");
 		fprintf(out, "symbols:\n");
 		for (size_t i = 0; i < r->symbols.count; i++)
-			fprintf(out, "  %-24s %7.2f  %s\n", r->symbols.fired[i].name,
-				r->symbols.fired[i].weight, r->symbols.fired[i].detail);
+			fprintf(out, "  %-24s %7.2f  %s\n", T(r->symbols.fired[i].name),
+				r->symbols.fired[i].weight, T(r->symbols.fired[i].detail));
 		if (r->symbols.dropped)
 			fprintf(out, "  (%zu more, %.2f)\n", r->symbols.dropped, r->symbols.dropped_weight);
 		fprintf(out, "score: %.2f (tag %.2f, reject %.2f)\n", r->score, v->thresholds.tag,
@@ -276,7 +319,9 @@ static void print_text(FILE *out, const struct hm_scanmode_args *a, const struct
 		struct hm_strbuf why;
 
 		explain(&rcpts[i], r != NULL, &why);
-		fprintf(out, "  %s: %s\n", a->rcpts[i], hm_strbuf_str(&why));
+		fprintf(out, "  %s: ", T(a->rcpts[i]));
+		put_text(out, hm_strbuf_str(&why), false);
+		fputc('\n', out);
 		hm_strbuf_free(&why);
 	}
 	if (r && v->conflict)
@@ -285,7 +330,9 @@ static void print_text(FILE *out, const struct hm_scanmode_args *a, const struct
 		struct hm_reply reply;
 
 		hm_verdict_reply(r, v, &reply);
-		fprintf(out, "reply: %s %s %s\n", reply.code, reply.status, reply.text);
+		fprintf(out, "reply: %s %s ", reply.code, reply.status);
+		put_text(out, reply.text, false);
+		fputc('\n', out);
 		return;
 	}
 	fprintf(out, "headers removed:\n");
@@ -293,9 +340,11 @@ static void print_text(FILE *out, const struct hm_scanmode_args *a, const struct
 	if (rm.count == 0)
 		fprintf(out, "  (none)\n");
 	fprintf(out, "headers added:\n");
-	for (size_t i = 0; i < nh; i++)
-		fprintf(out, "  %s%s: %s\n", h[i].at_top ? "(top) " : "", h[i].name,
-			hm_strbuf_str(&h[i].value));
+	for (size_t i = 0; i < nh; i++) {
+		fprintf(out, "  %s%s: ", h[i].at_top ? "(top) " : "", T(h[i].name));
+		put_text(out, hm_strbuf_str(&h[i].value), true);
+		fputc('\n', out);
+	}
 	if (nh == 0)
 		fprintf(out, "  (none)\n");
 }

@@ -13,6 +13,9 @@
  *                          learned, by the signature of its feature set, and
  *                          the delta its step added to each of its weights
  *   <prefix>cls:rate:<user>:<hour>   messages <user> learned in that hour
+ *   <prefix>cls:keep:spam, <prefix>cls:keep:ham   lists: the packed feature
+ *                          sets of the last messages learned, rehearsed by
+ *                          learners (replay, below)
  *
  * Reads (hm_model_fetch, the refresher) work on a read-only replica.
  * Learning writes go to the primary: one MULTI/EXEC per message with
@@ -121,6 +124,37 @@ bool hm_model_user_valid(const char *user);
 /* Store a calibration (and bump the version so daemons reload): 0 or -1. */
 int hm_model_store_calibration(struct hm_model_conn *c, double a, double b,
 			       char *err, size_t errlen);
+
+/* ---- replay (see classifier.h) ------------------------------------------
+ *
+ * <prefix>cls:keep:spam, <prefix>cls:keep:ham: lists of the packed feature
+ * sets (hm_cls_pack) of the last HM_CLS_REPLAY_KEEP messages learned of
+ * each class, which the learner rehearses so that a model taught one
+ * class after the other does not forget the first.
+ */
+
+/* Keep a learned message's features (RPUSH, LTRIM).  0, or -1 with err. */
+int hm_model_keep(struct hm_model_conn *c, bool spam, const uint32_t *idx, size_t n,
+		  char *err, size_t errlen);
+
+/*
+ * Call fn with the features of every kept message of a class, or of one
+ * chosen at random (one).  The number of messages passed, or -1 (Redis
+ * failed, err set; or fn returned -1).
+ */
+long hm_model_kept(struct hm_model_conn *c, bool spam, bool one,
+		   int (*fn)(void *arg, const uint32_t *idx, size_t n), void *arg,
+		   char *err, size_t errlen);
+
+/*
+ * One rehearsal step on a kept message into the stored model and m: its
+ * weights read first when m lacks them (read_weights), then hm_cls_step,
+ * and if the model is not confident of it, BITFIELD and the version in one
+ * MULTI/EXEC; no count, no signature.  1 stepped, 0 nothing to learn, -1
+ * failed (err).
+ */
+int hm_model_rehearse(struct hm_model_conn *c, struct hm_cls_model *m, bool read_weights,
+		      const uint32_t *idx, size_t n, bool spam, char *err, size_t errlen);
 
 /* ---- the daemon's refresher ------------------------------------------- */
 

@@ -24,9 +24,15 @@
  * chunks are the message body as the MTA sends it (CRLF line ends); they
  * are hashed as they come, never kept.
  *
- * The first HM_DKIM_MAX_SIGS signatures are checked and reported (one
- * hm_dkim_sig each, in header order); further ones are ignored (no key
- * lookup) and counted by hm_dkim_verify_ignored().  Results (RFC 8601):
+ * At most HM_DKIM_MAX_SIGS signatures are checked and reported (one
+ * hm_dkim_sig each, in header order), and together they may make the
+ * library hash the body at most HM_DKIM_MAX_BODY_HASHES times (one hash per
+ * distinct body canonicalization, hash algorithm and l=): what a message
+ * costs does not grow with its signatures.  Chosen first: d= is the From
+ * domain, then d= shares the From domain's last two labels, then the rest;
+ * rsa-sha1 last; header order within each.  The others are ignored (not
+ * parsed, no key lookup) and counted by hm_dkim_verify_ignored().  Results
+ * (RFC 8601):
  *	pass	  the signature and body hash verified
  *	fail	  signature or body hash did not verify
  *	policy	  verified, but rsa-sha1 or an RSA key under 1024 bits (RFC 8301)
@@ -43,6 +49,9 @@
 
 #include "scoring/dns.h"
 #include "scoring/results.h"
+
+/* Body hashes per message: relaxed and simple of one hash algorithm. */
+#define HM_DKIM_MAX_BODY_HASHES 2
 
 struct hm_dkim;
 struct hm_dkim_verify;
@@ -83,7 +92,7 @@ int hm_dkim_verify_body(struct hm_dkim_verify *v, const unsigned char *chunk,
  * temperror, the reason says why).  Waits at most the DNS time-out.
  */
 int hm_dkim_verify_finish(struct hm_dkim_verify *v, struct hm_dkim_outcome *out);
-/* Signatures beyond HM_DKIM_MAX_SIGS, not checked (valid after eoh). */
+/* Signatures not checked, past the limits above (valid after eoh). */
 size_t hm_dkim_verify_ignored(const struct hm_dkim_verify *v);
 /* Free a message's state (NULL allowed); sets *v to NULL. */
 void hm_dkim_verify_free(struct hm_dkim_verify **v);

@@ -8,9 +8,12 @@
 # spam >= 8, spam > 15, and the AUC of the content probability.
 #
 #   detect.sh [--list FILE] [--folds K] [--run N] [--subset HAM,SPAM]
-#             [--floors HAM8,HAM15,SPAM8]
+#             [--floors HAM8,HAM15,SPAM8] [--order interleaved|spam-first|ham-first]
 #
-# --run N: only the first N folds are run; --subset: a deterministic subset
+# --order: the learning order, batches of each class in turn (the default)
+# or one whole class after the other (two --learn commands, as an operator
+# teaching a new model might); --run N: only the first N folds are run;
+# --subset: a deterministic subset
 # of that many messages of each class; --floors: exit 1 unless ham >= 8 is at
 # most HAM8 %, ham > 15 at most HAM15 messages and spam >= 8 at least SPAM8 %.
 # The corpus is $HM_CORPUS (DIR/ham, DIR/spam), or the messages of --list
@@ -20,10 +23,11 @@
 # says so and exits 77 (a skip).  Never commit the corpus.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
-folds=5 run=0 subset="" floors="" list=""
+folds=5 run=0 subset="" floors="" list="" order=interleaved
 while [ $# -gt 0 ]; do
 	case $1 in
 	--list) list=$2; shift 2 ;;
+	--order) order=$2; shift 2 ;;
 	--folds) folds=$2; shift 2 ;;
 	--run) run=$2; shift 2 ;;
 	--subset) subset=$2; shift 2 ;;
@@ -54,9 +58,9 @@ fi
 
 # The folds (by a hash of the file name) and, per fold, the learning order:
 # ham and spam in alternating batches, as mail comes, shuffled once.
-"$PYTHON3" - "$corpus" "$folds" "$subset" "$T" <<'PY' || exit 1
+"$PYTHON3" - "$corpus" "$folds" "$subset" "$T" "$order" <<'PY' || exit 1
 import hashlib, os, random, sys
-corpus, folds, subset, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+corpus, folds, subset, out, order = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 def h(name):
     return int.from_bytes(hashlib.sha1(name.encode()).digest()[:8], "big")
 files = {}
@@ -74,11 +78,15 @@ for f in range(folds):
         rnd.shuffle(train[c])
     batches = 40
     with open(os.path.join(out, "learn.%d" % f), "w") as o:
-        for b in range(batches):
-            for c in ("ham", "spam"):
-                part = train[c][b * len(train[c]) // batches:(b + 1) * len(train[c]) // batches]
-                if part:
-                    o.write(c + " " + " ".join(part) + "\n")
+        if order in ("spam-first", "ham-first"):
+            for c in (("spam", "ham") if order == "spam-first" else ("ham", "spam")):
+                o.write(c + " " + " ".join(train[c]) + "\n")
+        else:
+            for b in range(batches):
+                for c in ("ham", "spam"):
+                    part = train[c][b * len(train[c]) // batches:(b + 1) * len(train[c]) // batches]
+                    if part:
+                        o.write(c + " " + " ".join(part) + "\n")
     with open(os.path.join(out, "test.%d" % f), "w") as o:
         o.write("\n".join(test) + "\n")
 PY

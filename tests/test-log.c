@@ -70,6 +70,30 @@ static void test_escape(void **state)
 			FAIL("%s: byte %zu written past the buffer of %zu", c->desc, i, c->len);
 }
 
+/* The text form (scan mode's report): what a terminal would act on is escaped. */
+static void test_escape_text(void **state)
+{
+	static const struct {
+		const char *src, *want;
+	} cases[] = {
+		{ "spaces \"quotes\" and \\ stay", "spaces \"quotes\" and \\ stay" },
+		{ "\x1b[2J\x1b]0;title\x07", "\\x1b[2J\\x1b]0;title\\x07" },
+		{ "line\r\nbreak\ttab", "line\\x0d\\x0abreak\\x09tab" },
+		{ "\x7f\x9b\xc3\xa9", "\\x7f\\x9b\\xc3\\xa9" },
+	};
+	char buf[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		hm_log_escape_text(buf, sizeof(buf), cases[i].src);
+		if (strcmp(buf, cases[i].want) != 0)
+			FAIL("text escape of case %zu gave \"%s\", expected \"%s\"", i, buf,
+			     cases[i].want);
+	}
+	hm_log_escape_text(buf, 8, "ab\x1b[31mcd");
+	assert_string_equal(buf, "ab...");	/* cut, never half an escape */
+}
+
 static void test_escape_zero_length(void **state)
 {
 	char buf[4] = "###";
@@ -194,6 +218,7 @@ int main(void)
 		add(name, test_escape, &escapes[i]);
 	}
 	add("escape into a zero-length buffer writes nothing", test_escape_zero_length, NULL);
+	add("text escape: terminal controls escaped, spaces and quotes kept", test_escape_text, NULL);
 	add("level names", test_level_names, NULL);
 	add("facility names", test_facility_names, NULL);
 	add("level filter", test_level_filter, NULL);

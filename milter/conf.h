@@ -106,6 +106,8 @@ struct hm_conf {
 		long pool_size, cache_size;
 		long cache_ttl;			/* s */
 		int on_failure;			/* enum hm_on_failure */
+		struct hm_conf_list sentinels;	/* "HOST:PORT" */
+		char *sentinel_master, *sentinel_password;
 	} redis;
 	int whitelist_requires_auth;
 	int split_recipients;

@@ -1505,8 +1505,9 @@ void hm_conf_store_conf(const struct hm_conf *c, bool write, struct hm_store_con
 	sc->pool_size = (size_t)c->redis.pool_size;
 	sc->cache_max = (size_t)c->redis.cache_size;
 	sc->cache_ttl_ms = c->redis.cache_ttl * 1000;
+	/* An explicit write_host is the primary: no sentinel to ask. */
 	sc->sentinels = (const char *const *)c->redis.sentinels.items;
-	sc->nsentinels = c->redis.sentinels.count;
+	sc->nsentinels = other ? 0 : c->redis.sentinels.count;
 	sc->sentinel_master = c->redis.sentinel_master;
 	sc->sentinel_password = c->redis.sentinel_password;
 }

@@ -162,7 +162,9 @@ int hm_conf_build_engine(struct hm_conf *conf, bool with_store, char *err, size_
 /*
  * The Redis settings as the store and the content model take them: where
  * reads go, or (write) where learning writes go (redis.write_host /
- * write_port, else the same server).  The strings stay the configuration's.
+ * write_port; else, with sentinels, the primary they name, see
+ * hm_model_conn_primary(); else the same server).  The strings stay the
+ * configuration's.
  */
 struct hm_store_conf;
 void hm_conf_store_conf(const struct hm_conf *conf, bool write, struct hm_store_conf *sc);

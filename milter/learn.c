@@ -603,7 +603,9 @@ static int learn_message(struct walker *w, const uint32_t *idx, size_t n, const 
 	}
 	l->count[o]++;
 	if (o == HM_LEARN_LEARNED || o == HM_LEARN_CONFIDENT || o == HM_LEARN_RELEARNED) {
-		if (hm_model_keep(l->conn, l->spam, idx, n, err, sizeof(err)) < 0) {
+		if ((o == HM_LEARN_RELEARNED &&
+		     hm_model_unkeep(l->conn, !l->spam, idx, n, err, sizeof(err)) < 0) ||
+		    hm_model_keep(l->conn, l->spam, idx, n, err, sizeof(err)) < 0) {
 			fprintf(stderr, "hosterra-milter: %s: %s\n", where, err);
 			return -1;
 		}
@@ -621,14 +623,19 @@ static int learn_message(struct walker *w, const uint32_t *idx, size_t n, const 
 	return 0;
 }
 
+/* Where learning writes (and reads what it learns into): the primary. */
 static struct hm_model_conn *write_conn(const struct hm_conf *conf)
 {
 	struct hm_store_conf sc;
-	long t;
+	struct hm_model_conn *c;
+	char err[512];
 
 	hm_conf_store_conf(conf, true, &sc);
-	t = sc.command_timeout_ms > 10000 ? sc.command_timeout_ms : 10000;
-	return hm_model_conn_new(&sc, t);
+	c = hm_model_conn_primary(&sc, sc.command_timeout_ms > 10000 ? sc.command_timeout_ms : 10000,
+				  err, sizeof(err));
+	if (c == NULL)
+		fprintf(stderr, "hosterra-milter: the Redis primary: %s\n", err);
+	return c;
 }
 
 int hm_learn_run(const struct hm_conf *conf, const struct hm_learn_args *a, FILE *out)
@@ -648,10 +655,8 @@ int hm_learn_run(const struct hm_conf *conf, const struct hm_learn_args *a, FILE
 	l.lim.per_hour = conf->classifier.learn_rate_limit;
 	l.lim.sig_ttl_s = conf->classifier.signature_days * 86400;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if ((l.conn = write_conn(conf)) == NULL) {
-		fprintf(stderr, "hosterra-milter: out of memory\n");
+	if ((l.conn = write_conn(conf)) == NULL)
 		return 1;
-	}
 	/* One message (IMAPSieve pipes each one): reading its own features'
 	 * weights costs less than the whole model. */
 	l.lim.read_weights = a->npaths == 1 && strcmp(a->paths[0], "-") == 0;
@@ -728,10 +733,8 @@ int hm_calibrate_run(const struct hm_conf *conf, const struct hm_calibrate_args 
 	char err[512];
 	int rc = 1, got;
 
-	if (conn == NULL) {
-		fprintf(stderr, "hosterra-milter: out of memory\n");
+	if (conn == NULL)
 		return 1;
-	}
 	if ((got = hm_model_fetch(conn, &m, err, sizeof(err))) <= 0) {
 		fprintf(stderr, "hosterra-milter: reading the content model: %s\n",
 			got < 0 ? err : "nothing learned yet");

@@ -29,6 +29,7 @@
 
 #include "milter/log.h"
 #include "policy/model.h"
+#include "policy/sentinel.h"
 
 #define BITFIELD_CHUNK 1000		/* features per BITFIELD command */
 #define LEARN_TRIES 5			/* EXEC aborted by a concurrent learner */
@@ -65,6 +66,40 @@ struct hm_model_conn *hm_model_conn_new(const struct hm_store_conf *sc, long tim
 		hm_model_conn_free(&c);
 		return NULL;
 	}
+	return c;
+}
+
+struct hm_model_conn *hm_model_conn_primary(const struct hm_store_conf *sc, long timeout_ms,
+					    char *err, size_t errlen)
+{
+	struct hm_sentinel_conf snc = {
+		.addrs = sc->sentinels, .naddrs = sc->nsentinels, .master = sc->sentinel_master,
+		.password = sc->sentinel_password,
+		.timeout_ms = sc->connect_timeout_ms > 0 ? sc->connect_timeout_ms : 1000,
+	};
+	struct hm_store_conf at = *sc;
+	struct hm_sentinel *snt = NULL;
+	struct hm_model_conn *c;
+	char host[256];
+	int port;
+
+	if (sc->nsentinels == 0) {
+		if ((c = hm_model_conn_new(sc, timeout_ms)) == NULL)
+			snprintf(err, errlen, "out of memory");
+		return c;
+	}
+	if (hm_sentinel_new(&snc, &snt, err, errlen) < 0)
+		return NULL;
+	if (hm_sentinel_primary(snt, host, sizeof(host), &port, err, errlen) < 0) {
+		hm_sentinel_free(&snt);
+		return NULL;
+	}
+	hm_sentinel_free(&snt);
+	at.host = host;
+	at.port = port;
+	at.unix_path = NULL;		/* the local socket is the replica's */
+	if ((c = hm_model_conn_new(&at, timeout_ms)) == NULL)
+		snprintf(err, errlen, "out of memory");
 	return c;
 }
 
@@ -863,6 +898,43 @@ int hm_model_store_calibration(struct hm_model_conn *c, double a, double b,
 static void keep_key(const struct hm_model_conn *c, bool spam, char *out, size_t outlen)
 {
 	key_of(c, spam ? "cls:keep:spam" : "cls:keep:ham", out, outlen);
+}
+
+int hm_model_unkeep(struct hm_model_conn *c, bool spam, const uint32_t *idx, size_t n,
+		    char *err, size_t errlen)
+{
+	unsigned char *packed = malloc(HM_CLS_PACKED_MAX);
+	char kk[128];
+	const char *lrem[] = { "LREM", kk, "0", (const char *)packed };
+	size_t lens[4] = { 4, 0, 1, 0 };
+	redisReply *r = NULL;
+	int rc = -1;
+
+	if (packed == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	keep_key(c, spam, kk, sizeof(kk));
+	lens[1] = strlen(kk);
+	lens[3] = hm_cls_pack(idx, n, packed);
+	if (lens[3] == 0) {
+		free(packed);
+		return 0;
+	}
+	if (hm_model_conn_check(c, err, errlen) == 0) {
+		if (append(c, 4, lrem, lens) < 0) {
+			snprintf(err, errlen, "out of memory");
+			conn_drop(c);
+		} else if (exchange(c, 1, &r, err, errlen) == 0) {
+			if (r->type == REDIS_REPLY_ERROR)
+				snprintf(err, errlen, "unkeeping a relearned message: %s", r->str);
+			else
+				rc = 0;
+			freeReplyObject(r);
+		}
+	}
+	free(packed);
+	return rc;
 }
 
 int hm_model_keep(struct hm_model_conn *c, bool spam, const uint32_t *idx, size_t n,

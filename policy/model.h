@@ -46,6 +46,15 @@ struct hm_model_conn;
 struct hm_model_conn *hm_model_conn_new(const struct hm_store_conf *sc, long timeout_ms);
 void hm_model_conn_free(struct hm_model_conn **c);
 
+/*
+ * The same for learning's writes: with sentinels in sc (DESIGN §8), to the
+ * primary they name now (asked once: a learn run is short); else to sc's
+ * server.  NULL with the reason in err (no sentinel knows the primary, out
+ * of memory).
+ */
+struct hm_model_conn *hm_model_conn_primary(const struct hm_store_conf *sc, long timeout_ms,
+					    char *err, size_t errlen);
+
 /* Connect now if needed: 0, or -1 with the reason in err. */
 int hm_model_conn_check(struct hm_model_conn *c, char *err, size_t errlen);
 
@@ -136,6 +145,14 @@ int hm_model_store_calibration(struct hm_model_conn *c, double a, double b,
 /* Keep a learned message's features (RPUSH, LTRIM).  0, or -1 with err. */
 int hm_model_keep(struct hm_model_conn *c, bool spam, const uint32_t *idx, size_t n,
 		  char *err, size_t errlen);
+
+/*
+ * Forget a message kept as spam (or ham): it was relearned as the other
+ * class, and rehearsing it as the old one would undo the relearning (LREM).
+ * 0, or -1 with err.
+ */
+int hm_model_unkeep(struct hm_model_conn *c, bool spam, const uint32_t *idx, size_t n,
+		    char *err, size_t errlen);
 
 /*
  * Call fn with the features of every kept message of a class, or of one

@@ -1144,9 +1144,12 @@ static char *settings_of(const struct hm_store_conf *sc)
 {
 	char *s = NULL;
 
-	if (asprintf(&s, "%s|%d|%s|%s|%d|%s|%ld|%ld", sc->host ? sc->host : "", sc->port,
-		     sc->unix_path ? sc->unix_path : "", sc->password ? sc->password : "", sc->db,
-		     sc->prefix ? sc->prefix : "", sc->connect_timeout_ms, sc->command_timeout_ms) < 0)
+	if (asprintf(&s, "%s|%d|%s|%s|%d|%s|%ld|%ld|%zu|%s|%s", sc->host ? sc->host : "",
+		     sc->port, sc->unix_path ? sc->unix_path : "", sc->password ? sc->password : "",
+		     sc->db, sc->prefix ? sc->prefix : "", sc->connect_timeout_ms,
+		     sc->command_timeout_ms, sc->nsentinels,
+		     sc->nsentinels ? sc->sentinels[0] : "",
+		     sc->sentinel_master ? sc->sentinel_master : "") < 0)
 		return NULL;
 	return s;
 }
@@ -1173,14 +1176,29 @@ static void note_result(struct hm_model_refresher *r, bool ok, const char *why)
 }
 
 /* Read the model and publish it (or that there is none). */
-static void load(struct hm_model_refresher *r)
+static void load(struct hm_model_refresher *r, const struct hm_store_conf *sc)
 {
 	struct hm_cls_model *m = NULL;
-	char err[400];
+	char err[640];
 	int rc;
 
 	r->last_load = mono_ms();
 	rc = hm_model_fetch(r->conn, &m, err, sizeof(err));
+	if (rc < 0 && sc->nsentinels > 0) {
+		/* The local replica is gone: read the primary the sentinels
+		 * name, as the policy store does (asked anew each time: the
+		 * model changes seldom, and the replica may be back). */
+		struct hm_model_conn *pc;
+		char why[200];
+
+		pc = hm_model_conn_primary(sc, sc->command_timeout_ms > 5000 ? sc->command_timeout_ms
+					   : 5000, why, sizeof(why));
+		if (pc && (rc = hm_model_fetch(pc, &m, why, sizeof(why))) < 0)
+			snprintf(err + strlen(err), sizeof(err) - strlen(err), "; the primary: %s", why);
+		else if (pc == NULL)
+			snprintf(err + strlen(err), sizeof(err) - strlen(err), "; %s", why);
+		hm_model_conn_free(&pc);
+	}
 	if (rc < 0) {
 		note_result(r, false, err);
 		return;
@@ -1274,7 +1292,7 @@ static void tick(struct hm_model_refresher *r)
 		/* A failed check of a store that tracks nothing may still be an
 		 * outage: the weights read below tells (and logs it once). */
 		if ((ch > 0 || (ch < 0 && !r->have)) && mono_ms() - r->last_load >= MIN_LOAD_MS)
-			load(r);
+			load(r, &src.conf);
 		else if (ch < 0 && src.store)
 			note_result(r, false, "Redis unreachable");
 	}

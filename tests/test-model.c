@@ -10,6 +10,8 @@
  *   HM_TEST_REDIS_PORT      the primary
  *   HM_TEST_REPLICA_PORT    a read-only replica of it
  *   HM_TEST_AUTH_PORT, HM_TEST_PASSWORD   one that requires a password
+ *   HM_TEST_SENTINEL        a sentinel of the primary (master "hmmodel")
+ *   HM_TEST_DEAD_PORT       a port nothing listens on (a replica gone)
  *   HM_TEST_DIR             a scratch directory
  *   REDIS_SERVER            for the outage test, which starts its own
  *   HM_TEST_TIME_FACTOR     multiplies the time limits (valgrind, sanitizers)
@@ -43,7 +45,8 @@
 #include "scoring/classifier.h"
 
 static int primary_port, replica_port, auth_port;
-static const char *auth_password;
+static const char *auth_password, *sentinel_addr;
+static int dead_port;
 static const char *test_dir;
 static double time_factor = 1.0;
 static redisContext *admin;
@@ -709,6 +712,42 @@ static void test_refresh_follows_new_settings(void **state)
 	hm_model_conn_free(&c);
 }
 
+/* The local replica gone: the refresher reads the primary the sentinels name. */
+static void test_refresh_replica_gone_sentinel(void **state)
+{
+	struct hm_cls_slot slot = HM_CLS_SLOT_INIT;
+	const char *sentinels[] = { sentinel_addr };
+	struct source s = { conf_port(dead_port), NULL, PTHREAD_MUTEX_INITIALIZER };
+	struct hm_model_conn *c = conn_to(primary_port);
+	struct hm_cls_model *m = open_learning(c);
+	struct hm_model_refresher *r;
+	uint32_t idx[10];
+	char err[300];
+
+	(void)state;
+	if (sentinel_addr == NULL || dead_port == 0)
+		skip();
+	s.conf.sentinels = sentinels;
+	s.conf.nsentinels = 1;
+	s.conf.sentinel_master = "hmmodel";
+	if (hm_store_new(&s.conf, &s.store, err, sizeof(err)) < 0)
+		fail_msg("store: %s", err);
+	features(idx, 10, 91);
+	assert_int_equal(learn(c, m, idx, 10, true, NULL, 0), HM_LEARN_LEARNED);
+	r = refresher(&slot, &s);
+	if (wait_version(&slot, 1, limit(4000)) < 0)
+		fail_msg("the model was not read from the primary");
+	features(idx, 10, 92);
+	assert_int_equal(learn(c, m, idx, 10, false, NULL, 0), HM_LEARN_LEARNED);
+	if (wait_version(&slot, 2, limit(4000)) < 0)
+		fail_msg("version 2 was not read from the primary");
+	hm_model_refresher_stop(&r);
+	hm_store_free(&s.store);
+	hm_cls_slot_publish(&slot, NULL);
+	hm_cls_model_release(&m);
+	hm_model_conn_free(&c);
+}
+
 /* Our own redis-server, to kill. */
 static pid_t own_pid;
 static int own_port;
@@ -882,6 +921,7 @@ int main(void)
 		cmocka_unit_test_setup(test_replica_is_read_only, setup),
 		cmocka_unit_test_setup(test_refresh_follows_new_settings, setup),
 		cmocka_unit_test_setup(test_auth_and_database, setup),
+		cmocka_unit_test_setup(test_refresh_replica_gone_sentinel, setup),
 		cmocka_unit_test_setup(test_outage_keeps_model, setup),
 	};
 	int rc;
@@ -894,6 +934,8 @@ int main(void)
 	replica_port = atoi(getenv("HM_TEST_REPLICA_PORT"));
 	auth_port = getenv("HM_TEST_AUTH_PORT") ? atoi(getenv("HM_TEST_AUTH_PORT")) : 0;
 	auth_password = getenv("HM_TEST_PASSWORD");
+	sentinel_addr = getenv("HM_TEST_SENTINEL");
+	dead_port = getenv("HM_TEST_DEAD_PORT") ? atoi(getenv("HM_TEST_DEAD_PORT")) : 0;
 	test_dir = getenv("HM_TEST_DIR");
 	if (f && atof(f) >= 1.0)
 		time_factor = atof(f);

@@ -200,8 +200,9 @@ struct hm_model_refresher;
  * Start a thread that loads the model into slot now and again whenever its
  * version changes.  With a store, each tick (every tick_ms) asks it for the
  * meta hash, which costs no round trip while tracking is up; without one,
- * it asks Redis for the version every second.  A Redis outage keeps the last
- * model (logged once).  Start it after fork() and privilege drop.  0, or -1
+ * it asks Redis for the version every second.  With sentinels in the
+ * settings, a local replica that cannot be read is read around, from the
+ * primary they name.  A Redis outage keeps the last model (logged once).  Start it after fork() and privilege drop.  0, or -1
  * with the reason in err.
  */
 int hm_model_refresher_start(struct hm_cls_slot *slot, const struct hm_model_source_ops *ops,

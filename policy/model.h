@@ -133,9 +133,12 @@ int hm_model_store_calibration(struct hm_model_conn *c, double a, double b,
  * class after the other does not forget the first.
  */
 
-/* Keep a learned message's features (RPUSH, LTRIM).  0, or -1 with err. */
+/*
+ * Keep a learned message's features (RPUSH, LTRIM); a message relearned
+ * as this class leaves the other class's list (LREM).  0, or -1 with err.
+ */
 int hm_model_keep(struct hm_model_conn *c, bool spam, const uint32_t *idx, size_t n,
-		  char *err, size_t errlen);
+		  bool relearned, char *err, size_t errlen);
 
 /*
  * Call fn with the features of every kept message of a class, or of one

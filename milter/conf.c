@@ -42,6 +42,7 @@
 #include "policy/decide.h"
 #include "scoring/address.h"
 #include "scoring/client.h"
+#include "policy/sentinel.h"
 #include "policy/store.h"
 #include "scoring/engine.h"
 #include "scoring/netlist.h"
@@ -75,7 +76,7 @@ static int parse_long(const char *v, long *out);
  * libconfuse's strings).  0, or -1 with the reason in err.
  */
 typedef int section_check_fn(cfg_t *sec, char *err, size_t errlen);
-static section_check_fn check_symbol, check_dnsbl, check_rule, check_thresholds;
+static section_check_fn check_symbol, check_dnsbl, check_rule, check_thresholds, check_redis;
 
 struct conf_entry {
 	const char *name;
@@ -92,7 +93,7 @@ struct conf_entry {
 
 static convert_fn conv_socket, conv_mode, conv_log_level, conv_facility, conv_network,
 	conv_nameserver, conv_domain, conv_dnsbl_code, conv_regex, conv_prefix, conv_on_failure,
-	conv_delimiter;
+	conv_delimiter, conv_sentinel;
 
 #define FIELD(f) offsetof(struct hm_conf, f)
 
@@ -174,8 +175,16 @@ static const struct conf_entry redis_table[] = {
 	  "seconds a cached key is kept at most (edits arrive at once anyway)" },
 	{ "on_failure", E_STR, "defaults", 0, 0, 0, conv_on_failure, FIELD(redis.on_failure), NULL,
 	  "Redis down and policy not cached: \"defaults\" (server thresholds; 451 where they would reject) or \"tempfail\" (451 at RCPT)" },
+	{ "sentinels", E_LIST, "", 0, 0, 0, conv_sentinel, FIELD(redis.sentinels), NULL,
+	  "Redis Sentinels, HOST:PORT or [IPV6]:PORT; with them host/port (or socket) is the "
+	  "local replica, and reads go to the primary they name while it is gone" },
+	{ "sentinel_master", E_STR, "", 0, 0, 0, NULL, FIELD(redis.sentinel_master), NULL,
+	  "the name the sentinels monitor the primary under" },
+	{ "sentinel_password", E_STR, "", 0, 0, 0, NULL, FIELD(redis.sentinel_password), NULL,
+	  "the sentinels' password (their requirepass); empty: none" },
 	{ "write_host", E_STR, "", 0, 0, 0, NULL, FIELD(redis.write_host), NULL,
-	  "where the learn command writes (the primary, when host is a replica); empty: host" },
+	  "where the learn command writes (the primary, when host is a replica); empty: the "
+	  "primary the sentinels name, else host" },
 	{ "write_port", E_INT, NULL, 0, 0, 65535, NULL, FIELD(redis.write_port), NULL,
 	  "its TCP port; 0: port" },
 	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
@@ -237,7 +246,7 @@ static const struct conf_entry root_table[] = {
 	{ "thresholds", E_SECTION, NULL, 0, 0, 0, NULL, 0, thresholds_table,
 	  "the server's default thresholds", 0, check_thresholds },
 	{ "dmarc", E_SECTION, NULL, 0, 0, 0, NULL, 0, dmarc_table, "DMARC" },
-	{ "redis", E_SECTION, NULL, 0, 0, 0, NULL, 0, redis_table, "the policy store" },
+	{ "redis", E_SECTION, NULL, 0, 0, 0, NULL, 0, redis_table, "the policy store", 0, check_redis },
 	{ "classifier", E_SECTION, NULL, 0, 0, 0, NULL, 0, classifier_table,
 	  "the content classifier and its learning" },
 	{ "whitelist_requires_auth", E_BOOL, NULL, 1, 0, 0, NULL, FIELD(whitelist_requires_auth), NULL,
@@ -388,6 +397,20 @@ static int check_thresholds(cfg_t *sec, char *err, size_t errlen)
 	return 0;
 }
 
+/* Sentinels and the master's name go together. */
+static int check_redis(cfg_t *sec, char *err, size_t errlen)
+{
+	const char *master = cfg_getstr(sec, "sentinel_master");
+	bool have_master = master && *master, have_sentinels = cfg_size(sec, "sentinels") > 0;
+
+	if (have_master != have_sentinels) {
+		snprintf(err, errlen, "redis: sentinels and sentinel_master go together (%s)",
+			 have_master ? "no sentinels" : "no sentinel_master");
+		return -1;
+	}
+	return 0;
+}
+
 static int check_symbol(cfg_t *sec, char *err, size_t errlen)
 {
 	if (hm_sym_by_name(cfg_title(sec)) < 0) {
@@ -455,6 +478,15 @@ static int conv_nameserver(const char *value, void *field, char *err, size_t err
 bad:
 	snprintf(err, errlen, "\"%s\" is not a nameserver address (IP or IP@PORT)", value);
 	return -1;
+}
+
+static int conv_sentinel(const char *value, void *field, char *err, size_t errlen)
+{
+	char host[256];
+	int port;
+
+	(void)field;
+	return hm_sentinel_parse_addr(value, host, sizeof(host), &port, err, errlen);
 }
 
 static int conv_socket(const char *value, void *field, char *err, size_t errlen)
@@ -1473,6 +1505,10 @@ void hm_conf_store_conf(const struct hm_conf *c, bool write, struct hm_store_con
 	sc->pool_size = (size_t)c->redis.pool_size;
 	sc->cache_max = (size_t)c->redis.cache_size;
 	sc->cache_ttl_ms = c->redis.cache_ttl * 1000;
+	sc->sentinels = (const char *const *)c->redis.sentinels.items;
+	sc->nsentinels = c->redis.sentinels.count;
+	sc->sentinel_master = c->redis.sentinel_master;
+	sc->sentinel_password = c->redis.sentinel_password;
 }
 
 bool hm_conf_inherit_store(struct hm_conf *fresh, const struct hm_conf *old)

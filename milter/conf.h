@@ -107,6 +107,8 @@ struct hm_conf {
 		long pool_size, cache_size;
 		long cache_ttl;			/* s */
 		int on_failure;			/* enum hm_on_failure */
+		struct hm_conf_list sentinels;	/* "HOST:PORT" */
+		char *sentinel_master, *sentinel_password;
 		char *write_host;		/* "": host */
 		long write_port;		/* 0: port */
 	} redis;

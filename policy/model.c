@@ -396,8 +396,8 @@ static int fetch(struct hm_model_conn *c, bool weights, struct hm_cls_model **m_
 	redisReply *rep[4] = { NULL }, *x;
 	struct hm_cls_model *m;
 	struct meta meta;
-	const char *names[16], *values[16];
-	size_t vlens[16], nf = 0;
+	const char *names[64], *values[64];	/* a hand-made field or two more is fine */
+	size_t vlens[64], nf = 0;
 
 	*m_r = NULL;
 	key_of(c, HM_MODEL_META_KEY, mk, sizeof(mk));
@@ -429,7 +429,7 @@ static int fetch(struct hm_model_conn *c, bool weights, struct hm_cls_model **m_
 		free_replies(rep, 4);
 		return -1;
 	}
-	for (size_t i = 0; i + 1 < x->element[0]->elements && nf < 16; i += 2) {
+	for (size_t i = 0; i + 1 < x->element[0]->elements && nf < 64; i += 2) {
 		redisReply *n = x->element[0]->element[i], *v = x->element[0]->element[i + 1];
 
 		names[nf] = n->str;

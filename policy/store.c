@@ -38,6 +38,7 @@
 #include <hiredis/hiredis.h>
 
 #include "milter/log.h"
+#include "policy/sentinel.h"
 #include "policy/store.h"
 
 #define SUB_CHANNEL "__redis__:invalidate"
@@ -46,6 +47,7 @@
 #define SUB_PING_MS 1000		/* keepalive on the subscription */
 #define SUB_RETRY_MIN_MS 100
 #define SUB_RETRY_MAX_MS 1000
+#define REPLICA_PROBE_MS 3000		/* reading from the primary: is the replica back? */
 #define MAX_BUCKETS (1u << 20)
 #define MAX_SHARDS 16			/* power of 2 */
 #define SHARD_MIN 64			/* entries per shard at least: small caches stay exact */
@@ -89,6 +91,17 @@ struct hm_store {
 	long connect_ms, command_ms, ttl_ms;
 	size_t prefix_len, pool_size, cache_max;
 	char where[300];		/* "127.0.0.1:6379" or "unix:/path", for logs */
+
+	/* With sentinels: the primary reads fall back to (see target_*). */
+	struct hm_sentinel *sentinel;
+	char **sentinel_addrs, *sentinel_master, *sentinel_password;
+	size_t nsentinels;
+	pthread_mutex_t target_mtx;
+	bool on_primary;		/* reading from primary_host:primary_port */
+	char primary_host[256];
+	int primary_port;
+	atomic_bool retarget;		/* the subscription must move: reconnect */
+	int64_t replica_probe_ms;	/* last look at the replica (subscription thread) */
 
 	struct shard *shards;
 	size_t nshards;
@@ -507,30 +520,138 @@ bool hm_store_up(const struct hm_store *s)
 	return atomic_load(&((struct hm_store *)s)->state) == 1;
 }
 
+/* ---- where reads go: the configured server, or the sentinels' primary ---- */
+
+/*
+ * Every connection (the subscription and the pool) goes to one server at a
+ * time, so that the pool's CLIENT TRACKING REDIRECT names a subscriber on
+ * the same server.  The subscription thread moves the target: to the
+ * primary when the replica cannot be reached, back when it answers again;
+ * a new tracking session then makes the pool reconnect.
+ */
+static bool target_is_primary(struct hm_store *s)
+{
+	bool on;
+
+	pthread_mutex_lock(&s->target_mtx);
+	on = s->on_primary;
+	pthread_mutex_unlock(&s->target_mtx);
+	return on;
+}
+
+static bool target_primary(struct hm_store *s, char *host, size_t hostlen, int *port)
+{
+	bool on;
+
+	pthread_mutex_lock(&s->target_mtx);
+	on = s->on_primary;
+	if (on) {
+		snprintf(host, hostlen, "%s", s->primary_host);
+		*port = s->primary_port;
+	}
+	pthread_mutex_unlock(&s->target_mtx);
+	return on;
+}
+
+/* Ask the sentinels and read from the primary; 0, or -1 with err. */
+static int target_use_primary(struct hm_store *s, char *err, size_t errlen)
+{
+	char host[256];
+	int port;
+
+	bool news;
+
+	if (hm_sentinel_primary(s->sentinel, host, sizeof(host), &port, err, errlen) < 0)
+		return -1;
+	pthread_mutex_lock(&s->target_mtx);
+	news = !s->on_primary || strcmp(s->primary_host, host) != 0 || s->primary_port != port;
+	s->on_primary = true;
+	snprintf(s->primary_host, sizeof(s->primary_host), "%s", host);
+	s->primary_port = port;
+	pthread_mutex_unlock(&s->target_mtx);
+	if (news)
+		hm_log(HM_LOG_WARNING, "redis %s unreachable: reading from the primary %s:%d "
+		       "until it is back", s->where, host, port);
+	return 0;
+}
+
+static void target_use_replica(struct hm_store *s)
+{
+	pthread_mutex_lock(&s->target_mtx);
+	s->on_primary = false;
+	pthread_mutex_unlock(&s->target_mtx);
+	hm_log(HM_LOG_NOTICE, "redis %s answers: reading from it again", s->where);
+}
+
+/* The sentinels' watcher: a failover while we read from the old primary. */
+static void target_switched(void *arg, const char *host, int port)
+{
+	struct hm_store *s = arg;
+	bool moved = false;
+
+	pthread_mutex_lock(&s->target_mtx);
+	if (s->on_primary && (strcmp(s->primary_host, host) != 0 || s->primary_port != port)) {
+		snprintf(s->primary_host, sizeof(s->primary_host), "%s", host);
+		s->primary_port = port;
+		moved = true;
+	}
+	pthread_mutex_unlock(&s->target_mtx);
+	if (moved)
+		atomic_store(&s->retarget, true);
+}
+
 /* ---- wire ---- */
 
-static redisContext *dial(struct hm_store *s, char *err, size_t errlen)
+static redisContext *connect_to(struct hm_store *s, bool configured, char *err, size_t errlen)
 {
 	struct timeval tv = ms_tv(s->connect_ms);
-	redisContext *c = s->unix_path ? redisConnectUnixWithTimeout(s->unix_path, tv)
-		: redisConnectWithTimeout(s->host, s->port, tv);
+	char host[256], where[300];
+	int port;
+	redisContext *c;
 
+	if (!configured && target_primary(s, host, sizeof(host), &port)) {
+		snprintf(where, sizeof(where), "primary %s:%d", host, port);
+		c = redisConnectWithTimeout(host, port, tv);
+	} else {
+		snprintf(where, sizeof(where), "%s", s->where);
+		c = s->unix_path ? redisConnectUnixWithTimeout(s->unix_path, tv)
+			: redisConnectWithTimeout(s->host, s->port, tv);
+	}
 	if (!c) {
-		snprintf(err, errlen, "connect %s: out of memory", s->where);
+		snprintf(err, errlen, "connect %s: out of memory", where);
 		return NULL;
 	}
 	if (c->err) {
-		snprintf(err, errlen, "connect %s: %s", s->where, c->errstr);
+		snprintf(err, errlen, "connect %s: %s", where, c->errstr);
 		redisFree(c);
 		return NULL;
 	}
 	/* A backstop: exchange() itself polls against a deadline. */
 	if (redisSetTimeout(c, ms_tv(s->command_ms)) != REDIS_OK) {
-		snprintf(err, errlen, "connect %s: cannot set timeout: %s", s->where, c->errstr);
+		snprintf(err, errlen, "connect %s: cannot set timeout: %s", where, c->errstr);
 		redisFree(c);
 		return NULL;
 	}
 	return c;
+}
+
+/* A connection to where reads go now. */
+static redisContext *dial(struct hm_store *s, char *err, size_t errlen)
+{
+	return connect_to(s, false, err, errlen);
+}
+
+bool hm_store_reading_from(struct hm_store *s, char *buf, size_t len)
+{
+	char host[256];
+	int port;
+
+	if (s->sentinel && target_primary(s, host, sizeof(host), &port)) {
+		snprintf(buf, len, "%s:%d", host, port);
+		return true;
+	}
+	snprintf(buf, len, "%s", s->where);
+	return false;
 }
 
 static int append(struct hm_store *s, redisContext *c, int argc, const char **argv,
@@ -894,6 +1015,40 @@ static bool sub_sleep(struct hm_store *s, long ms)
 	return !atomic_load(&s->stop);
 }
 
+/*
+ * Reading from the primary: time to move the subscription (and so every
+ * connection)?  Yes when a failover named another primary, or when the
+ * configured replica answers a PING again (asked every REPLICA_PROBE_MS).
+ */
+static bool should_move(struct hm_store *s, char *err, size_t errlen)
+{
+	int64_t now = now_ms();
+
+	if (atomic_exchange(&s->retarget, false)) {
+		snprintf(err, errlen, "the primary moved");
+		return true;
+	}
+	if (!target_is_primary(s) || now - s->replica_probe_ms < REPLICA_PROBE_MS)
+		return false;
+	s->replica_probe_ms = now;
+	char why[256];
+	redisContext *c = connect_to(s, true, why, sizeof(why));
+	redisReply *r = NULL;
+
+	if (c && s->password)
+		freeReplyObject(redisCommand(c, "AUTH %s", s->password));
+	if (c && (r = redisCommand(c, "PING")) && r->type == REDIS_REPLY_STATUS) {
+		freeReplyObject(r);
+		redisFree(c);
+		target_use_replica(s);
+		snprintf(err, errlen, "the replica is back");
+		return true;
+	}
+	freeReplyObject(r);
+	redisFree(c);
+	return false;
+}
+
 /* Read invalidations until the connection fails or we are stopped. */
 static void sub_loop(struct hm_store *s, redisContext *c, char *err, size_t errlen)
 {
@@ -927,6 +1082,8 @@ static void sub_loop(struct hm_store *s, redisContext *c, char *err, size_t errl
 			return;
 		}
 		if (atomic_load(&s->stop))
+			return;
+		if (s->sentinel && should_move(s, err, errlen))
 			return;
 		if (p[0].revents && redisBufferRead(c) != REDIS_OK) {
 			snprintf(err, errlen, "%s", c->errstr[0] ? c->errstr : "connection closed");
@@ -975,6 +1132,24 @@ static void *sub_main(void *arg)
 		long long id = 0;
 		int r = sub_connect(s, &c, &id, err, sizeof(err));
 
+		/*
+		 * With sentinels, a server that cannot be reached is not an
+		 * outage yet: from the primary, try the replica again; from
+		 * the replica, the primary the sentinels name now.
+		 */
+		if (r == -1 && s->sentinel && target_is_primary(s)) {
+			target_use_replica(s);
+			r = sub_connect(s, &c, &id, err, sizeof(err));
+		}
+		if (r == -1 && s->sentinel) {
+			char why[256];
+
+			s->replica_probe_ms = now_ms();
+			if (target_use_primary(s, why, sizeof(why)) == 0)
+				r = sub_connect(s, &c, &id, err, sizeof(err));
+			else
+				hm_log(HM_LOG_DEBUG, "redis sentinel: no primary: %s", why);
+		}
 		if (r < 0) {
 			if (r == -1)
 				set_down(s, err);
@@ -1356,6 +1531,12 @@ static void free_config_copies(struct hm_store *s)
 	free(s->unix_path);
 	free(s->password);
 	free(s->prefix);
+	hm_sentinel_free(&s->sentinel);
+	for (size_t i = 0; i < s->nsentinels; i++)
+		free(s->sentinel_addrs[i]);
+	free(s->sentinel_addrs);
+	free(s->sentinel_master);
+	free(s->sentinel_password);
 	for (size_t i = 0; s->shards && i < s->nshards; i++) {
 		free(s->shards[i].buckets);
 		pthread_mutex_destroy(&s->shards[i].mtx);
@@ -1397,6 +1578,44 @@ static int shards_new(struct hm_store *s)
 		}
 	}
 	return 0;
+}
+
+/* The sentinel settings, copied (compared on reload) and checked. */
+static int copy_sentinels(struct hm_store *s, const struct hm_store_conf *conf,
+	char *err, size_t errlen)
+{
+	struct hm_sentinel_conf sc = {
+		.naddrs = conf->nsentinels, .master = conf->sentinel_master,
+		.password = conf->sentinel_password, .timeout_ms = s->connect_ms,
+	};
+
+	if (conf->nsentinels == 0)
+		return 0;
+	if (!(s->sentinel_addrs = calloc(conf->nsentinels, sizeof(char *))) ||
+	    !(s->sentinel_master = strdup(conf->sentinel_master ? conf->sentinel_master : "")) ||
+	    (conf->sentinel_password && *conf->sentinel_password &&
+	     !(s->sentinel_password = strdup(conf->sentinel_password)))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < conf->nsentinels; i++, s->nsentinels++)
+		if (!(s->sentinel_addrs[i] = strdup(conf->sentinels[i]))) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	sc.addrs = (const char *const *)s->sentinel_addrs;
+	return hm_sentinel_new(&sc, &s->sentinel, err, errlen);
+}
+
+static bool same_sentinels(const struct hm_store *s, const struct hm_store_conf *conf)
+{
+	if (s->nsentinels != conf->nsentinels)
+		return false;
+	for (size_t i = 0; i < s->nsentinels; i++)
+		if (strcmp(s->sentinel_addrs[i], conf->sentinels[i]) != 0)
+			return false;
+	return s->nsentinels == 0 || (same_str(s->sentinel_master, conf->sentinel_master) &&
+				      same_str(s->sentinel_password, conf->sentinel_password));
 }
 
 int hm_store_new(const struct hm_store_conf *conf, struct hm_store **s_r,
@@ -1453,6 +1672,8 @@ int hm_store_new(const struct hm_store_conf *conf, struct hm_store **s_r,
 		snprintf(err, errlen, "out of memory");
 		goto fail_early;
 	}
+	if (copy_sentinels(s, conf, err, errlen) < 0)
+		goto fail_early;
 	s->prefix_len = strlen(s->prefix);
 	if (s->unix_path)
 		snprintf(s->where, sizeof(s->where), "unix:%s", s->unix_path);
@@ -1465,6 +1686,7 @@ int hm_store_new(const struct hm_store_conf *conf, struct hm_store **s_r,
 	(void)fcntl(s->wake[0], F_SETFD, FD_CLOEXEC);
 	(void)fcntl(s->wake[1], F_SETFD, FD_CLOEXEC);
 	pthread_mutex_init(&s->track_mtx, NULL);
+	pthread_mutex_init(&s->target_mtx, NULL);
 	pthread_mutex_init(&s->pool_mtx, NULL);
 	pthread_mutex_init(&s->sub_mtx, NULL);
 	pthread_condattr_init(&ca);
@@ -1479,6 +1701,11 @@ int hm_store_new(const struct hm_store_conf *conf, struct hm_store **s_r,
 		return -1;
 	}
 	s->sub_started = true;
+	if (s->sentinel && hm_sentinel_watch(s->sentinel, target_switched, s) < 0) {
+		snprintf(err, errlen, "redis: cannot start the sentinel watcher");
+		hm_store_free(&s);
+		return -1;
+	}
 	/* Its first attempt is bounded by the timeouts; wait so that the
 	 * first lookups are already cached. */
 	pthread_mutex_lock(&s->sub_mtx);
@@ -1512,7 +1739,8 @@ bool hm_store_same_conf(const struct hm_store *s, const struct hm_store_conf *co
 	       same_str(s->password, set.password) && same_str(s->prefix, set.prefix) &&
 	       s->port == set.port && s->db == set.db && s->connect_ms == set.connect_timeout_ms &&
 	       s->command_ms == set.command_timeout_ms && s->ttl_ms == set.cache_ttl_ms &&
-	       s->pool_size == set.pool_size && s->cache_max == set.cache_max;
+	       s->pool_size == set.pool_size && s->cache_max == set.cache_max &&
+	       same_sentinels(s, &set);
 }
 
 void hm_store_free(struct hm_store **sp)
@@ -1528,6 +1756,7 @@ void hm_store_free(struct hm_store **sp)
 		(void)w;	/* the thread also polls the flag every 250 ms */
 		pthread_join(s->sub_thread, NULL);
 	}
+	hm_sentinel_free(&s->sentinel);		/* its watcher calls into s */
 	for (size_t i = 0; i < s->pool_size; i++)
 		conn_close(&s->pool[i]);
 	for (size_t i = 0; i < s->nshards; i++)
@@ -1535,6 +1764,7 @@ void hm_store_free(struct hm_store **sp)
 	close(s->wake[0]);
 	close(s->wake[1]);
 	pthread_mutex_destroy(&s->track_mtx);
+	pthread_mutex_destroy(&s->target_mtx);
 	pthread_mutex_destroy(&s->pool_mtx);
 	pthread_mutex_destroy(&s->sub_mtx);
 	pthread_cond_destroy(&s->pool_cv);

@@ -51,6 +51,16 @@ struct hm_store_conf {
 	size_t pool_size;		/* 4 connections, each used by one thread at a time */
 	size_t cache_max;		/* 100000 entries (least recently used evicted) */
 	long cache_ttl_ms;		/* 60000: safety net only */
+	/*
+	 * Redis Sentinel (nsentinels > 0): host/port or unix_path is the local
+	 * replica; when it cannot be reached, reads go to the primary the
+	 * sentinels name (followed through failovers), and back to the replica
+	 * once it answers again (probed every few seconds).
+	 */
+	const char *const *sentinels;	/* "HOST:PORT" of each sentinel */
+	size_t nsentinels;
+	const char *sentinel_master;	/* the name they monitor the primary under */
+	const char *sentinel_password;	/* NULL or "": none */
 };
 
 enum hm_rv_type { HM_RV_NONE, HM_RV_STRING, HM_RV_HASH, HM_RV_SET };
@@ -143,6 +153,12 @@ void hm_store_free(struct hm_store **s);
 
 /* Redis answered at the last attempt. */
 bool hm_store_up(const struct hm_store *s);
+
+/*
+ * Where reads go now, "HOST:PORT" or "unix:PATH", into buf; returns true
+ * when that is the primary named by the sentinels (the replica was gone).
+ */
+bool hm_store_reading_from(struct hm_store *s, char *buf, size_t len);
 
 /*
  * Talk to Redis now (connect if needed, PING): 0, or -1 with the reason in

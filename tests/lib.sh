@@ -252,3 +252,61 @@ restart_redis() {
 	stop_redis "$@"
 	_redis_launch
 }
+
+# start_sentinels N MASTER-NAME PRIMARY-PORT: N Redis Sentinels (redis-server
+# --sentinel) on free 127.0.0.1 ports monitoring the primary on
+# 127.0.0.1:PRIMARY-PORT under MASTER-NAME, quorum 2 (1 with one sentinel),
+# quick to notice a failure (down-after 1000 ms, failover-timeout 5000 ms);
+# waits until each knows the master.  Sets SENTINEL_PORTS ("p1 p2 ...") and
+# SENTINEL_PIDS; the sentinels are stopped with the test.
+start_sentinels() {
+	_sn=$1; _sm=$2; _sp=$3; _q=2
+	[ "$_sn" -lt 2 ] && _q=1
+	SENTINEL_PORTS=""; SENTINEL_PIDS=""
+	_k=1
+	while [ $_k -le "$_sn" ]; do
+		_port=$(free_port)
+		_dir="$T/sentinel$_k"
+		mkdir -p "$_dir" || return 1
+		cat > "$_dir/sentinel.conf" <<EOC
+port $_port
+bind 127.0.0.1
+dir $_dir
+logfile $_dir/sentinel.log
+sentinel monitor $_sm 127.0.0.1 $_sp $_q
+sentinel down-after-milliseconds $_sm 1000
+sentinel failover-timeout $_sm 5000
+sentinel parallel-syncs $_sm 1
+EOC
+		"$REDIS_SERVER" "$_dir/sentinel.conf" --sentinel --daemonize no &
+		_pid=$!
+		track $_pid
+		SENTINEL_PORTS="$SENTINEL_PORTS $_port"
+		SENTINEL_PIDS="$SENTINEL_PIDS $_pid"
+		_k=$((_k + 1))
+	done
+	SENTINEL_PORTS=${SENTINEL_PORTS# }
+	SENTINEL_PIDS=${SENTINEL_PIDS# }
+	for _port in $SENTINEL_PORTS; do
+		_i=0
+		until "${REDIS_CLI:-redis-cli}" -h 127.0.0.1 -p "$_port" \
+			SENTINEL get-master-addr-by-name "$_sm" 2>/dev/null | grep -qx "$_sp"; do
+			_i=$((_i + 1)); [ $_i -ge 100 ] && return 1; sleep 0.1
+		done
+	done
+}
+
+# wait_sentinels_ready MASTER-NAME REPLICAS SENTINELS: wait (up to 20 s) until
+# every sentinel of start_sentinels sees REPLICAS replicas in sync and the
+# other SENTINELS - 1 sentinels, so that a failover can happen.
+wait_sentinels_ready() {
+	for _port in $SENTINEL_PORTS; do
+		_i=0
+		until [ "$("${REDIS_CLI:-redis-cli}" -h 127.0.0.1 -p "$_port" SENTINEL replicas "$1" 2>/dev/null |
+			grep -c '^master-link-status$')" -ge "$2" ] &&
+		      [ "$("${REDIS_CLI:-redis-cli}" -h 127.0.0.1 -p "$_port" SENTINEL sentinels "$1" 2>/dev/null |
+			grep -c '^runid$')" -ge $(($3 - 1)) ]; do
+			_i=$((_i + 1)); [ $_i -ge 200 ] && return 1; sleep 0.1
+		done
+	done
+}

@@ -603,9 +603,8 @@ static int learn_message(struct walker *w, const uint32_t *idx, size_t n, const 
 	}
 	l->count[o]++;
 	if (o == HM_LEARN_LEARNED || o == HM_LEARN_CONFIDENT || o == HM_LEARN_RELEARNED) {
-		if ((o == HM_LEARN_RELEARNED &&
-		     hm_model_unkeep(l->conn, !l->spam, idx, n, err, sizeof(err)) < 0) ||
-		    hm_model_keep(l->conn, l->spam, idx, n, err, sizeof(err)) < 0) {
+		if (hm_model_keep(l->conn, l->spam, idx, n, o == HM_LEARN_RELEARNED, err,
+				  sizeof(err)) < 0) {
 			fprintf(stderr, "hosterra-milter: %s: %s\n", where, err);
 			return -1;
 		}

@@ -900,52 +900,17 @@ static void keep_key(const struct hm_model_conn *c, bool spam, char *out, size_t
 	key_of(c, spam ? "cls:keep:spam" : "cls:keep:ham", out, outlen);
 }
 
-int hm_model_unkeep(struct hm_model_conn *c, bool spam, const uint32_t *idx, size_t n,
-		    char *err, size_t errlen)
-{
-	unsigned char *packed = malloc(HM_CLS_PACKED_MAX);
-	char kk[128];
-	const char *lrem[] = { "LREM", kk, "0", (const char *)packed };
-	size_t lens[4] = { 4, 0, 1, 0 };
-	redisReply *r = NULL;
-	int rc = -1;
-
-	if (packed == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	keep_key(c, spam, kk, sizeof(kk));
-	lens[1] = strlen(kk);
-	lens[3] = hm_cls_pack(idx, n, packed);
-	if (lens[3] == 0) {
-		free(packed);
-		return 0;
-	}
-	if (hm_model_conn_check(c, err, errlen) == 0) {
-		if (append(c, 4, lrem, lens) < 0) {
-			snprintf(err, errlen, "out of memory");
-			conn_drop(c);
-		} else if (exchange(c, 1, &r, err, errlen) == 0) {
-			if (r->type == REDIS_REPLY_ERROR)
-				snprintf(err, errlen, "unkeeping a relearned message: %s", r->str);
-			else
-				rc = 0;
-			freeReplyObject(r);
-		}
-	}
-	free(packed);
-	return rc;
-}
-
 int hm_model_keep(struct hm_model_conn *c, bool spam, const uint32_t *idx, size_t n,
-		  char *err, size_t errlen)
+		  bool relearned, char *err, size_t errlen)
 {
 	unsigned char *packed = malloc(HM_CLS_PACKED_MAX);
-	char kk[128], from[24];
+	char kk[128], ok[128], from[24];
 	const char *push[] = { "RPUSH", kk, (const char *)packed };
 	const char *trim[] = { "LTRIM", kk, from, "-1" };
-	size_t lens[] = { 5, 0, 0 };
-	redisReply *rep[2] = { NULL, NULL };
+	const char *rem[] = { "LREM", ok, "0", (const char *)packed };
+	size_t lens[] = { 5, 0, 0 }, rlens[] = { 4, 0, 1, 0 };
+	redisReply *rep[3] = { NULL, NULL, NULL };
+	size_t nrep = relearned ? 3 : 2;
 	int rc = -1;
 
 	if (packed == NULL) {
@@ -953,23 +918,28 @@ int hm_model_keep(struct hm_model_conn *c, bool spam, const uint32_t *idx, size_
 		return -1;
 	}
 	keep_key(c, spam, kk, sizeof(kk));
+	keep_key(c, !spam, ok, sizeof(ok));
 	lens[1] = strlen(kk);
-	lens[2] = hm_cls_pack(idx, n, packed);
+	lens[2] = rlens[3] = hm_cls_pack(idx, n, packed);
+	rlens[1] = strlen(ok);
 	snprintf(from, sizeof(from), "%d", -HM_CLS_REPLAY_KEEP);
 	if (lens[2] == 0 || hm_model_conn_check(c, err, errlen) < 0) {
 		free(packed);
 		return lens[2] == 0 ? 0 : -1;
 	}
-	if (append(c, 3, push, lens) < 0 || append(c, 4, trim, NULL) < 0) {
+	/* Relearned as this class: no longer rehearsed as the other. */
+	if (append(c, 3, push, lens) < 0 || append(c, 4, trim, NULL) < 0 ||
+	    (relearned && append(c, 4, rem, rlens) < 0)) {
 		snprintf(err, errlen, "out of memory");
 		conn_drop(c);
-	} else if (exchange(c, 2, rep, err, errlen) == 0) {
-		if (rep[0]->type == REDIS_REPLY_ERROR || rep[1]->type == REDIS_REPLY_ERROR)
-			snprintf(err, errlen, "keeping the message for replay: %s",
-				 rep[rep[0]->type == REDIS_REPLY_ERROR ? 0 : 1]->str);
-		else
-			rc = 0;
-		free_replies(rep, 2);
+	} else if (exchange(c, nrep, rep, err, errlen) == 0) {
+		rc = 0;
+		for (size_t i = 0; i < nrep && rc == 0; i++)
+			if (rep[i]->type == REDIS_REPLY_ERROR) {
+				snprintf(err, errlen, "keeping the message for replay: %s", rep[i]->str);
+				rc = -1;
+			}
+		free_replies(rep, nrep);
 	}
 	free(packed);
 	return rc;

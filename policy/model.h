@@ -142,17 +142,12 @@ int hm_model_store_calibration(struct hm_model_conn *c, double a, double b,
  * class after the other does not forget the first.
  */
 
-/* Keep a learned message's features (RPUSH, LTRIM).  0, or -1 with err. */
-int hm_model_keep(struct hm_model_conn *c, bool spam, const uint32_t *idx, size_t n,
-		  char *err, size_t errlen);
-
 /*
- * Forget a message kept as spam (or ham): it was relearned as the other
- * class, and rehearsing it as the old one would undo the relearning (LREM).
- * 0, or -1 with err.
+ * Keep a learned message's features (RPUSH, LTRIM); a message relearned
+ * as this class leaves the other class's list (LREM).  0, or -1 with err.
  */
-int hm_model_unkeep(struct hm_model_conn *c, bool spam, const uint32_t *idx, size_t n,
-		    char *err, size_t errlen);
+int hm_model_keep(struct hm_model_conn *c, bool spam, const uint32_t *idx, size_t n,
+		  bool relearned, char *err, size_t errlen);
 
 /*
  * Call fn with the features of every kept message of a class, or of one

@@ -1,14 +1,10 @@
 /*
- * store.c - Redis policy store: connection pool, cache, invalidation thread.
+ * store.c - Redis policy store: connections, invalidation thread, lookups.
  *
  * Pieces, top to bottom:
- *   values     immutable reference-counted hm_rvalue, built from one reply
- *   cache      shards chosen by the key's hash, each a hash table and a
- *              second-chance list under its own mutex (a hit only sets a
- *              bit: no list move); an entry is trusted ("fresh") only if it
- *              was read under the current tracking session and is younger
- *              than the TTL; untrusted entries are kept as the fallback for
- *              an outage
+ *   up/down    one log line when Redis goes away, one when it is back
+ *   target     where reads go: the configured server, or while it is gone
+ *              the primary the sentinels name (policy/sentinel.c)
  *   wire       connect, and one pipelined exchange bounded by a deadline
  *              (poll + hiredis' buffer functions, so a slow Redis costs at
  *              most the command timeout, never a blocked thread)
@@ -16,12 +12,13 @@
  *   tracking   the thread that holds the __redis__:invalidate subscription
  *              and reconnects it; each (re)connect starts a new session
  *              ("epoch"), which distrusts everything read before
- *   lookups    hm_store_get()
+ *   lookups    hm_store_get(): cached values (policy/cache.c), the misses
+ *              fetched in one round trip and turned into values
+ *              (policy/rvalue.c)
  *
  * Races handled: a value read while an invalidation for its key is on the
- * way is stored untrusted (per-stripe invalidation counters of the key's
- * shard, and the flush counter, compared before and after the exchange),
- * and a reply never replaces an entry read by a later request.
+ * way is stored untrusted (policy/cache.h), and a reply never replaces an
+ * entry read by a later request.
  */
 #include "config.h"
 
@@ -38,46 +35,16 @@
 #include <hiredis/hiredis.h>
 
 #include "milter/log.h"
+#include "policy/cache.h"
 #include "policy/sentinel.h"
 #include "policy/store.h"
 
 #define SUB_CHANNEL "__redis__:invalidate"
-#define STRIPES 256			/* invalidation counters */
 #define PROBE_INTERVAL_MS 1000		/* callers' reconnects while down */
 #define SUB_PING_MS 1000		/* keepalive on the subscription */
 #define SUB_RETRY_MIN_MS 100
 #define SUB_RETRY_MAX_MS 1000
 #define REPLICA_PROBE_MS 3000		/* reading from the primary: is the replica back? */
-#define MAX_BUCKETS (1u << 20)
-#define MAX_SHARDS 16			/* power of 2 */
-#define SHARD_MIN 64			/* entries per shard at least: small caches stay exact */
-
-struct entry {
-	struct entry *chain;
-	uint64_t hash;
-	size_t keylen;
-	enum hm_rv_type type;		/* as asked: part of the identity */
-	bool used;			/* hit since it last passed the list's tail */
-	struct hm_rvalue *val;		/* the cache's reference */
-	uint64_t epoch;			/* tracking session it was read under, 0: untrusted */
-	uint64_t req_seq;		/* request that read it: later requests win */
-	int64_t fetched_ms;
-	struct entry *prev, *next;	/* newest first */
-	char key[];			/* without the prefix, NUL-terminated */
-};
-
-/*
- * One shard of the cache.  Aligned to 64 bytes (allocated so) to keep two
- * threads' locks off one cache line.
- */
-struct shard {
-	pthread_mutex_t mtx;
-	struct entry **buckets;
-	size_t nbuckets, entries, max;
-	struct entry lru;		/* sentinel */
-	uint64_t hits;			/* fresh hits, summed by hm_store_stats() */
-	uint64_t stripe_seq[STRIPES];
-} __attribute__((aligned(64)));
 
 struct conn {
 	redisContext *c;
@@ -103,9 +70,8 @@ struct hm_store {
 	atomic_bool retarget;		/* the subscription must move: reconnect */
 	int64_t replica_probe_ms;	/* last look at the replica (subscription thread) */
 
-	struct shard *shards;
-	size_t nshards;
-	atomic_uint_least64_t flush_seq, req_seq;
+	struct hm_cache *cache;
+	atomic_uint_least64_t req_seq;
 	/*
 	 * Tracking session: epoch << 1 | up, one word so that a lookup reads
 	 * both without a lock.  The epoch is bumped whenever the subscription
@@ -181,252 +147,6 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-/* ---- values ---- */
-
-struct hm_rvalue *hm_rvalue_ref(struct hm_rvalue *v)
-{
-	atomic_fetch_add_explicit(&v->refs_, 1, memory_order_relaxed);
-	return v;
-}
-
-void hm_rvalue_release(struct hm_rvalue **vp)
-{
-	struct hm_rvalue *v = *vp;
-
-	*vp = NULL;
-	if (!v || atomic_fetch_sub_explicit(&v->refs_, 1, memory_order_acq_rel) != 1)
-		return;
-	void *d = atomic_load_explicit(&v->derived, memory_order_acquire);
-	if (d && v->derived_free)
-		v->derived_free(d);
-	free(v);	/* items and strings live in the same block */
-}
-
-void *hm_rvalue_derive(struct hm_rvalue *v,
-	void *(*make)(const struct hm_rvalue *, void *arg), void *arg,
-	void (*free_fn)(void *))
-{
-	void *cur = atomic_load_explicit(&v->derived, memory_order_acquire);
-	void *mine, *expected = NULL;
-
-	if (cur)
-		return cur;
-	mine = make(v, arg);
-	if (!mine)
-		return NULL;
-	/*
-	 * derived_free is written by the winner only, before it drops its
-	 * reference; the last release (acq_rel on refs_) sees it.
-	 */
-	if (atomic_compare_exchange_strong_explicit(&v->derived, &expected, mine,
-			memory_order_acq_rel, memory_order_acquire)) {
-		v->derived_free = free_fn;
-		return mine;
-	}
-	if (free_fn)
-		free_fn(mine);
-	return expected;
-}
-
-const char *hm_rvalue_hget(const struct hm_rvalue *v, const char *field)
-{
-	if (!v || v->type != HM_RV_HASH)
-		return NULL;
-	for (size_t i = 0; i + 1 < v->n; i += 2)
-		if (strcmp(v->items[i], field) == 0)
-			return v->items[i + 1];
-	return NULL;
-}
-
-static bool has_nul(const redisReply *r)
-{
-	return memchr(r->str, '\0', r->len) != NULL;
-}
-
-/*
- * One block: the struct, the item pointers, the strings.  Items holding a
- * NUL byte cannot be C strings: a set drops such a member, a hash the pair,
- * a string is treated as absent (bad data never becomes another pattern).
- */
-static struct hm_rvalue *rv_build(enum hm_rv_type type, redisReply **el, size_t nel)
-{
-	size_t n = 0, bytes = 0, step = type == HM_RV_HASH ? 2 : 1;
-	struct hm_rvalue *v;
-	char *p;
-
-	for (size_t i = 0; i + step <= nel; i += step) {
-		bool bad = false;
-		for (size_t j = 0; j < step; j++)
-			bad |= has_nul(el[i + j]);
-		if (bad)
-			continue;
-		for (size_t j = 0; j < step; j++)
-			bytes += el[i + j]->len + 1;
-		n += step;
-	}
-	if (n == 0)
-		type = HM_RV_NONE;
-	v = calloc(1, sizeof(*v) + n * sizeof(char *) + bytes);
-	if (!v)
-		return NULL;
-	v->type = type;
-	v->n = n;
-	v->items = (char **)(v + 1);
-	atomic_init(&v->derived, NULL);
-	atomic_init(&v->refs_, 1);
-	p = (char *)(v->items + n);
-	n = 0;
-	for (size_t i = 0; i + step <= nel && type != HM_RV_NONE; i += step) {
-		bool bad = false;
-		for (size_t j = 0; j < step; j++)
-			bad |= has_nul(el[i + j]);
-		if (bad)
-			continue;
-		for (size_t j = 0; j < step; j++) {
-			memcpy(p, el[i + j]->str, el[i + j]->len);
-			p[el[i + j]->len] = '\0';
-			v->items[n++] = p;
-			p += el[i + j]->len + 1;
-		}
-	}
-	return v;
-}
-
-/*
- * The value of one reply to GET / HGETALL / SMEMBERS: HM_RV_NONE for nil, an
- * empty array or an unexpected shape, and for WRONGTYPE (*wrongtype_r set);
- * NULL for another error reply or out of memory.
- */
-static struct hm_rvalue *rv_from_reply(enum hm_rv_type type, const redisReply *r,
-	bool *wrongtype_r)
-{
-	*wrongtype_r = false;
-	if (r->type == REDIS_REPLY_ERROR) {
-		if (strncmp(r->str, "WRONGTYPE", 9) != 0)
-			return NULL;
-		*wrongtype_r = true;
-		return rv_build(HM_RV_NONE, NULL, 0);
-	}
-	if (type == HM_RV_STRING && r->type == REDIS_REPLY_STRING) {
-		redisReply *one = (redisReply *)r;
-		return rv_build(HM_RV_STRING, &one, 1);
-	}
-	if (type != HM_RV_STRING && r->type == REDIS_REPLY_ARRAY) {
-		for (size_t i = 0; i < r->elements; i++)
-			if (r->element[i]->type != REDIS_REPLY_STRING)
-				return rv_build(HM_RV_NONE, NULL, 0);
-		return rv_build(type, r->element, r->elements);
-	}
-	return rv_build(HM_RV_NONE, NULL, 0);	/* nil: no such key */
-}
-
-/* ---- cache (callers hold the shard's mtx) ---- */
-
-static uint64_t hash_key(const char *k, size_t len)
-{
-	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)k[i];
-		h *= 1099511628211ull;
-	}
-	/* Mix the high bits too: they choose the shard and the stripe. */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	return h;
-}
-
-static size_t stripe_of(uint64_t h)
-{
-	return (size_t)(h >> 56) % STRIPES;
-}
-
-static struct shard *shard_of(const struct hm_store *s, uint64_t h)
-{
-	return &s->shards[(h >> 40) & (s->nshards - 1)];
-}
-
-static void lru_unlink(struct entry *e)
-{
-	e->prev->next = e->next;
-	e->next->prev = e->prev;
-}
-
-static void lru_push(struct shard *sh, struct entry *e)
-{
-	e->next = sh->lru.next;
-	e->prev = &sh->lru;
-	sh->lru.next->prev = e;
-	sh->lru.next = e;
-}
-
-static struct entry *cache_find(struct shard *sh, const char *key, size_t len,
-	enum hm_rv_type type, uint64_t h)
-{
-	for (struct entry *e = sh->buckets[h & (sh->nbuckets - 1)]; e; e = e->chain)
-		if (e->hash == h && e->type == type && e->keylen == len &&
-		    memcmp(e->key, key, len) == 0)
-			return e;
-	return NULL;
-}
-
-static void entry_free(struct entry *e)
-{
-	hm_rvalue_release(&e->val);
-	free(e);
-}
-
-/* Unlink e from its bucket and the list, and free it. */
-static void cache_remove(struct shard *sh, struct entry *e)
-{
-	struct entry **pp = &sh->buckets[e->hash & (sh->nbuckets - 1)];
-
-	while (*pp != e)
-		pp = &(*pp)->chain;
-	*pp = e->chain;
-	lru_unlink(e);
-	sh->entries--;
-	entry_free(e);
-}
-
-static void shard_flush(struct shard *sh)
-{
-	while (sh->lru.next != &sh->lru)
-		cache_remove(sh, sh->lru.next);
-}
-
-/*
- * Every shard, each under its lock.  The flush counter is bumped first, so
- * a reply stored after a shard was emptied is not trusted.
- */
-static void cache_flush_all(struct hm_store *s)
-{
-	atomic_fetch_add(&s->flush_seq, 1);
-	for (size_t i = 0; i < s->nshards; i++) {
-		pthread_mutex_lock(&s->shards[i].mtx);
-		shard_flush(&s->shards[i]);
-		pthread_mutex_unlock(&s->shards[i].mtx);
-	}
-}
-
-/* Every entry of this key, whatever type it was asked as.  Takes the lock. */
-static void cache_invalidate(struct hm_store *s, const char *key, size_t len)
-{
-	uint64_t h = hash_key(key, len);
-	struct shard *sh = shard_of(s, h);
-	struct entry *e, *next;
-
-	pthread_mutex_lock(&sh->mtx);
-	sh->stripe_seq[stripe_of(h)]++;
-	for (e = sh->buckets[h & (sh->nbuckets - 1)]; e; e = next) {
-		next = e->chain;
-		if (e->hash == h && e->keylen == len && memcmp(e->key, key, len) == 0)
-			cache_remove(sh, e);
-	}
-	pthread_mutex_unlock(&sh->mtx);
-}
-
 static bool track_up(uint64_t track)
 {
 	return (track & 1) != 0;
@@ -435,61 +155,6 @@ static bool track_up(uint64_t track)
 static uint64_t track_epoch(uint64_t track)
 {
 	return track >> 1;
-}
-
-static bool entry_fresh(const struct hm_store *s, const struct entry *e,
-	uint64_t track, int64_t now)
-{
-	return track_up(track) && e->epoch == track_epoch(track) &&
-		now - e->fetched_ms < s->ttl_ms;
-}
-
-/*
- * Store v (the cache takes its own reference) unless an entry read by a
- * later request is there.  Beyond the shard's share of cache_max, the oldest
- * entry not hit since it was last looked at is evicted (second chance: a
- * hit one gets its bit cleared and goes back to the front).
- */
-static void cache_put(struct shard *sh, const char *key, size_t len,
-	enum hm_rv_type type, uint64_t h, struct hm_rvalue *v, uint64_t epoch,
-	uint64_t req_seq, int64_t now)
-{
-	struct entry *e = cache_find(sh, key, len, type, h);
-
-	if (e) {
-		if (e->req_seq > req_seq)
-			return;
-		hm_rvalue_release(&e->val);
-		lru_unlink(e);
-	} else {
-		if (!(e = calloc(1, sizeof(*e) + len + 1)))
-			return;		/* not cached: harmless */
-		memcpy(e->key, key, len);
-		e->key[len] = '\0';
-		e->keylen = len;
-		e->type = type;
-		e->hash = h;
-		e->chain = sh->buckets[h & (sh->nbuckets - 1)];
-		sh->buckets[h & (sh->nbuckets - 1)] = e;
-		sh->entries++;
-	}
-	e->val = hm_rvalue_ref(v);
-	e->epoch = epoch;
-	e->req_seq = req_seq;
-	e->fetched_ms = now;
-	e->used = false;
-	lru_push(sh, e);
-	while (sh->entries > sh->max) {
-		struct entry *old = sh->lru.prev;
-
-		if (old->used && old != e) {
-			old->used = false;
-			lru_unlink(old);
-			lru_push(sh, old);
-		} else {
-			cache_remove(sh, old);
-		}
-	}
 }
 
 /* ---- up / down ---- */
@@ -922,7 +587,7 @@ static void handle_invalidation(struct hm_store *s, const redisReply *r)
 	const redisReply *p = r->element[2];
 
 	if (p->type == REDIS_REPLY_NIL) {	/* FLUSHALL / FLUSHDB */
-		cache_flush_all(s);
+		hm_cache_flush(s->cache);
 		atomic_fetch_add(&s->invalidations, 1);
 	} else {
 		size_t n = p->type == REDIS_REPLY_ARRAY ? p->elements : 1;
@@ -933,7 +598,7 @@ static void handle_invalidation(struct hm_store *s, const redisReply *r)
 			if (k->type != REDIS_REPLY_STRING || (size_t)k->len < s->prefix_len ||
 			    memcmp(k->str, s->prefix, s->prefix_len) != 0)
 				continue;
-			cache_invalidate(s, k->str + s->prefix_len, k->len - s->prefix_len);
+			hm_cache_invalidate(s->cache, k->str + s->prefix_len, k->len - s->prefix_len);
 			atomic_fetch_add(&s->invalidations, 1);
 		}
 	}
@@ -1195,7 +860,7 @@ struct miss {
 	const char *key;
 	size_t len;
 	enum hm_rv_type type;
-	uint64_t hash, stripe_seq;
+	struct hm_cache_probe probe;
 	struct hm_rvalue *stale;	/* untrusted cached value: the outage fallback */
 	redisReply *reply;
 };
@@ -1245,68 +910,48 @@ static bool key_ok(const struct hm_store_key *k)
 		k->type == HM_RV_SET);
 }
 
-enum hm_store_status hm_store_get(struct hm_store *s,
-	const struct hm_store_key *keys, size_t n,
-	struct hm_rvalue **vals, enum hm_rv_source *src)
+/*
+ * Pass 1: the fresh hits go straight into vals[]; every other key becomes a
+ * miss (with its stale value, if cached, and its probe), duplicates pointing
+ * at their first occurrence.  -1 when out of memory (nothing held then).
+ */
+static int lookup_cached(struct hm_store *s, const struct hm_store_key *keys, size_t n,
+	struct hm_rvalue **vals, enum hm_rv_source *src, struct miss **m_r, size_t *nm_r,
+	size_t *nuniq_r, bool *fail_r)
 {
+	uint64_t t = atomic_load(&s->track);
+	uint64_t epoch = track_up(t) ? track_epoch(t) : 0;
+	int64_t now = now_ms();
 	struct miss *m = NULL;
 	size_t nm = 0, nuniq = 0;
-	uint64_t flush_seq, req_seq = 0, track;
-	int64_t now = now_ms();
-	bool fail = false, oom = false;
 
-	for (size_t i = 0; i < n; i++) {
-		vals[i] = NULL;
-		if (src)
-			src[i] = HM_SRC_NONE;
-	}
-	/*
-	 * Pass 1, key by key under its shard's lock: fresh hits, and the
-	 * misses with their counters.  The flush counter is read before any
-	 * key is looked at.
-	 */
-	flush_seq = atomic_load(&s->flush_seq);
-	track = atomic_load(&s->track);
 	for (size_t i = 0; i < n; i++) {
 		const struct hm_store_key *k = &keys[i];
+		struct hm_cache_probe probe;
+		struct hm_rvalue *stale;
 		size_t len;
-		uint64_t h, stripe_seq;
-		struct entry *e;
-		struct shard *sh;
-		struct hm_rvalue *stale = NULL;
 
 		if (!key_ok(k)) {
-			fail = true;
+			*fail_r = true;
 			continue;
 		}
 		len = strlen(k->key);
-		h = hash_key(k->key, len);
-		sh = shard_of(s, h);
-		pthread_mutex_lock(&sh->mtx);
-		e = cache_find(sh, k->key, len, k->type, h);
-		if (e && entry_fresh(s, e, track, now)) {
-			vals[i] = hm_rvalue_ref(e->val);
-			if (!e->used)
-				e->used = true;
-			sh->hits++;
-			pthread_mutex_unlock(&sh->mtx);
+		vals[i] = hm_cache_lookup(s->cache, k->key, len, k->type, epoch, now, &probe, &stale);
+		if (vals[i]) {
 			if (src)
 				src[i] = HM_SRC_CACHE;
 			continue;
 		}
-		if (e)
-			stale = hm_rvalue_ref(e->val);
-		stripe_seq = sh->stripe_seq[stripe_of(h)];
-		pthread_mutex_unlock(&sh->mtx);
 		if (!m && !(m = calloc(n, sizeof(*m)))) {
 			hm_rvalue_release(&stale);
-			oom = true;
-			break;
+			for (size_t j = 0; j < n; j++)
+				hm_rvalue_release(&vals[j]);
+			return -1;
 		}
 		m[nm] = (struct miss){ .i = i, .dup_of = nm, .key = k->key, .len = len,
-			.type = k->type, .hash = h, .stripe_seq = stripe_seq, .stale = stale };
+			.type = k->type, .probe = probe, .stale = stale };
 		for (size_t j = 0; j < nm; j++)
-			if (m[j].dup_of == j && m[j].hash == h && m[j].type == k->type &&
+			if (m[j].dup_of == j && m[j].probe.hash == probe.hash && m[j].type == k->type &&
 			    m[j].len == len && memcmp(m[j].key, k->key, len) == 0) {
 				m[nm].dup_of = j;
 				break;
@@ -1315,99 +960,120 @@ enum hm_store_status hm_store_get(struct hm_store *s,
 			nuniq++;
 		nm++;
 	}
-	if (nm > 0)
-		req_seq = atomic_fetch_add(&s->req_seq, 1) + 1;
-	if (oom) {
-		for (size_t i = 0; i < n; i++)
-			hm_rvalue_release(&vals[i]);
-		for (size_t j = 0; j < nm; j++)
-			hm_rvalue_release(&m[j].stale);
-		free(m);
+	*m_r = m;
+	*nm_r = nm;
+	*nuniq_r = nuniq;
+	return 0;
+}
+
+/*
+ * Pass 2: every distinct miss in one exchange, unless Redis is known down.
+ * true when Redis answered: m[].reply holds the replies then, and *epoch_r
+ * the tracking session they were read under (0: untracked).
+ */
+static bool fetch_misses(struct hm_store *s, struct miss *m, size_t nm, size_t nuniq,
+	uint64_t *epoch_r)
+{
+	int64_t deadline = now_ms() + s->command_ms;
+	redisReply **rep;
+	struct conn *k;
+	struct fetch f = { .m = m, .n = nm };
+	bool fetched = false;
+	char err[256];
+
+	*epoch_r = 0;
+	if (!may_try(s) || !(rep = calloc(nuniq, sizeof(*rep))))
+		return false;
+	if (!(k = pool_get(s, deadline))) {
+		hm_log(HM_LOG_DEBUG, "redis %s: no free connection within %ld ms",
+			s->where, s->command_ms);
+		free(rep);
+		return false;
+	}
+	if (run_batch(s, k, build_fetch, &f, rep, nuniq, deadline, epoch_r,
+			err, sizeof(err)) == 0) {
+		fetched = true;
+		/* An error that is not about the key's type: treat Redis as failing. */
+		for (size_t j = 0, r = 0; j < nm; j++) {
+			if (m[j].dup_of != j)
+				continue;
+			m[j].reply = rep[r++];
+			if (m[j].reply->type == REDIS_REPLY_ERROR &&
+			    strncmp(m[j].reply->str, "WRONGTYPE", 9) != 0 && fetched) {
+				snprintf(err, sizeof(err), "%s", m[j].reply->str);
+				fetched = false;
+				conn_close(k);
+			}
+		}
+	}
+	pool_put(s, k);
+	if (fetched)
+		set_up(s);
+	else
+		set_down(s, err);
+	free(rep);
+	return fetched;
+}
+
+/* Pass 3, Redis answered: each distinct reply as a value, cached. */
+static void store_replies(struct hm_store *s, struct miss *m, size_t nm,
+	struct hm_rvalue **got, uint64_t epoch, uint64_t flush_seq, uint64_t req_seq)
+{
+	int64_t now = now_ms();
+	uint64_t t;
+
+	for (size_t j = 0; j < nm; j++) {
+		bool wrongtype;
+
+		if (m[j].dup_of != j)
+			continue;
+		got[j] = hm_rvalue_from_reply(m[j].type, m[j].reply, &wrongtype);
+		if (wrongtype)
+			hm_log(HM_LOG_WARNING, "redis %s: key %s%s is not a %s; taken as absent",
+				s->where, s->prefix, m[j].key,
+				m[j].type == HM_RV_HASH ? "hash" : m[j].type == HM_RV_SET ? "set" : "string");
+	}
+	/* Read under the session still current, or not trusted. */
+	t = atomic_load(&s->track);
+	if (!track_up(t) || epoch != track_epoch(t))
+		epoch = 0;
+	for (size_t j = 0; j < nm; j++)
+		if (m[j].dup_of == j && got[j])
+			hm_cache_store(s->cache, m[j].key, m[j].len, m[j].type, &m[j].probe, got[j],
+				epoch, flush_seq, req_seq, now);
+}
+
+enum hm_store_status hm_store_get(struct hm_store *s,
+	const struct hm_store_key *keys, size_t n,
+	struct hm_rvalue **vals, enum hm_rv_source *src)
+{
+	struct miss *m = NULL;
+	struct hm_rvalue **got = NULL;
+	size_t nm = 0, nuniq = 0;
+	uint64_t flush_seq, req_seq, epoch;
+	bool fail = false, fetched;
+
+	for (size_t i = 0; i < n; i++) {
+		vals[i] = NULL;
+		if (src)
+			src[i] = HM_SRC_NONE;
+	}
+	/* Read before any key is looked at: a flush after it distrusts the replies. */
+	flush_seq = hm_cache_flush_seq(s->cache);
+	if (lookup_cached(s, keys, n, vals, src, &m, &nm, &nuniq, &fail) < 0) {
 		hm_log(HM_LOG_ERR, "redis: out of memory");
 		return HM_STORE_FAILED;
 	}
 	if (nm == 0)
 		return fail ? HM_STORE_FAILED : HM_STORE_OK;
+	req_seq = atomic_fetch_add(&s->req_seq, 1) + 1;
+	fetched = fetch_misses(s, m, nm, nuniq, &epoch) && (got = calloc(nm, sizeof(*got)));
+	if (fetched)
+		store_replies(s, m, nm, got, epoch, flush_seq, req_seq);
 
-	/* Pass 2: every miss in one exchange, unless Redis is known down. */
-	bool fetched = false;
-	uint64_t epoch = 0;
-	redisReply **rep = NULL;
-
-	if (may_try(s) && (rep = calloc(nuniq, sizeof(*rep)))) {
-		int64_t deadline = now_ms() + s->command_ms;
-		struct conn *k = pool_get(s, deadline);
-		struct fetch f = { .m = m, .n = nm };
-		char err[256];
-
-		if (!k) {
-			hm_log(HM_LOG_DEBUG, "redis %s: no free connection within %ld ms",
-				s->where, s->command_ms);
-		} else {
-			if (run_batch(s, k, build_fetch, &f, rep, nuniq, deadline, &epoch,
-					err, sizeof(err)) == 0) {
-				fetched = true;
-				/* An error that is not about the key's type: treat Redis as failing. */
-				for (size_t j = 0, r = 0; j < nm; j++) {
-					if (m[j].dup_of != j)
-						continue;
-					m[j].reply = rep[r++];
-					if (m[j].reply->type == REDIS_REPLY_ERROR &&
-					    strncmp(m[j].reply->str, "WRONGTYPE", 9) != 0 && fetched) {
-						snprintf(err, sizeof(err), "%s", m[j].reply->str);
-						fetched = false;
-						conn_close(k);
-					}
-				}
-			}
-			pool_put(s, k);
-			if (fetched)
-				set_up(s);
-			else
-				set_down(s, err);
-		}
-	}
-
-	/* Pass 3: build values, store them, fall back to stale ones. */
-	now = now_ms();
-	struct hm_rvalue **got = calloc(nm, sizeof(*got));
-
-	if (fetched && got) {
-		for (size_t j = 0; j < nm; j++) {
-			bool wrongtype;
-			if (m[j].dup_of != j)
-				continue;
-			got[j] = rv_from_reply(m[j].type, m[j].reply, &wrongtype);
-			if (wrongtype)
-				hm_log(HM_LOG_WARNING, "redis %s: key %s%s is not a %s; taken as absent",
-					s->where, s->prefix, m[j].key,
-					m[j].type == HM_RV_HASH ? "hash" : m[j].type == HM_RV_SET ? "set" : "string");
-		}
-		for (size_t j = 0; j < nm; j++) {
-			struct shard *sh;
-			uint64_t t;
-			bool trusted;
-
-			if (m[j].dup_of != j || !got[j])
-				continue;
-			sh = shard_of(s, m[j].hash);
-			pthread_mutex_lock(&sh->mtx);
-			/*
-			 * Trusted only if no invalidation could have passed this
-			 * reply: a key's invalidation takes this lock, a flush
-			 * bumps flush_seq before it empties the shards.
-			 */
-			t = atomic_load(&s->track);
-			trusted = epoch != 0 && track_up(t) && epoch == track_epoch(t) &&
-				flush_seq == atomic_load(&s->flush_seq) &&
-				m[j].stripe_seq == sh->stripe_seq[stripe_of(m[j].hash)];
-			cache_put(sh, m[j].key, m[j].len, m[j].type, m[j].hash, got[j],
-				trusted ? epoch : 0, req_seq, now);
-			pthread_mutex_unlock(&sh->mtx);
-		}
-	}
+	/* Each key its fetched value, else its stale one (an outage), else none. */
 	for (size_t j = 0; j < nm; j++) {
-		struct hm_rvalue *v = fetched && got ? got[m[j].dup_of] : NULL;
+		struct hm_rvalue *v = fetched ? got[m[j].dup_of] : NULL;
 		size_t i = m[j].i;
 
 		if (v) {
@@ -1433,7 +1099,6 @@ enum hm_store_status hm_store_get(struct hm_store *s,
 			freeReplyObject(m[j].reply);
 	}
 	free(got);
-	free(rep);
 	free(m);
 	return fail ? HM_STORE_FAILED : HM_STORE_OK;
 }
@@ -1477,14 +1142,7 @@ int hm_store_check(struct hm_store *s, char *err, size_t errlen)
 
 void hm_store_stats(struct hm_store *s, struct hm_store_stats *st)
 {
-	st->hits = 0;
-	st->entries = 0;
-	for (size_t i = 0; i < s->nshards; i++) {
-		pthread_mutex_lock(&s->shards[i].mtx);
-		st->hits += s->shards[i].hits;
-		st->entries += s->shards[i].entries;
-		pthread_mutex_unlock(&s->shards[i].mtx);
-	}
+	hm_cache_counts(s->cache, &st->hits, &st->entries);
 	st->misses = atomic_load(&s->misses);
 	st->stale = atomic_load(&s->stale);
 	st->failed = atomic_load(&s->failed);
@@ -1537,47 +1195,9 @@ static void free_config_copies(struct hm_store *s)
 	free(s->sentinel_addrs);
 	free(s->sentinel_master);
 	free(s->sentinel_password);
-	for (size_t i = 0; s->shards && i < s->nshards; i++) {
-		free(s->shards[i].buckets);
-		pthread_mutex_destroy(&s->shards[i].mtx);
-	}
-	free(s->shards);
+	hm_cache_free(&s->cache);
 	free(s->pool);
 	free(s);
-}
-
-/*
- * Split cache_max between the shards: as many as keep SHARD_MIN entries
- * each (a small cache stays one exact list); the first ones get one more
- * for the remainder.
- */
-static int shards_new(struct hm_store *s)
-{
-	void *mem;
-	size_t nb_max;
-
-	for (s->nshards = 1; s->nshards < MAX_SHARDS &&
-	     s->cache_max / (s->nshards * 2) >= SHARD_MIN; )
-		s->nshards <<= 1;
-	if (posix_memalign(&mem, 64, s->nshards * sizeof(struct shard)) != 0)
-		return -1;
-	memset(mem, 0, s->nshards * sizeof(struct shard));
-	s->shards = mem;
-	nb_max = MAX_BUCKETS / s->nshards;
-	for (size_t i = 0; i < s->nshards; i++) {
-		struct shard *sh = &s->shards[i];
-
-		sh->max = s->cache_max / s->nshards + (i < s->cache_max % s->nshards);
-		for (sh->nbuckets = 16; sh->nbuckets < sh->max && sh->nbuckets < nb_max; )
-			sh->nbuckets <<= 1;
-		sh->lru.next = sh->lru.prev = &sh->lru;
-		pthread_mutex_init(&sh->mtx, NULL);
-		if (!(sh->buckets = calloc(sh->nbuckets, sizeof(*sh->buckets)))) {
-			s->nshards = i + 1;	/* what free_config_copies() undoes */
-			return -1;
-		}
-	}
-	return 0;
 }
 
 /* The sentinel settings, copied (compared on reload) and checked. */
@@ -1656,12 +1276,11 @@ int hm_store_new(const struct hm_store_conf *conf, struct hm_store **s_r,
 	s->pool_size = set.pool_size;
 	s->cache_max = set.cache_max;
 	s->pool = calloc(s->pool_size, sizeof(*s->pool));
-	if (shards_new(s) < 0) {
+	if (!(s->cache = hm_cache_new(s->cache_max, s->ttl_ms))) {
 		snprintf(err, errlen, "out of memory");
 		goto fail_early;
 	}
 	atomic_init(&s->track, 1 << 1);		/* epoch 1, down */
-	atomic_init(&s->flush_seq, 0);
 	atomic_init(&s->req_seq, 0);
 	atomic_init(&s->state, -1);
 	atomic_init(&s->last_probe_ms, 0);
@@ -1759,8 +1378,6 @@ void hm_store_free(struct hm_store **sp)
 	hm_sentinel_free(&s->sentinel);		/* its watcher calls into s */
 	for (size_t i = 0; i < s->pool_size; i++)
 		conn_close(&s->pool[i]);
-	for (size_t i = 0; i < s->nshards; i++)
-		shard_flush(&s->shards[i]);
 	close(s->wake[0]);
 	close(s->wake[1]);
 	pthread_mutex_destroy(&s->track_mtx);

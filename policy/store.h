@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/rvalue.h"
+
 /*
  * Connection and cache settings.  Zero / NULL / "" take the default shown;
  * the strings are copied by hm_store_new().
@@ -63,40 +65,6 @@ struct hm_store_conf {
 	const char *sentinel_password;	/* NULL or "": none */
 };
 
-enum hm_rv_type { HM_RV_NONE, HM_RV_STRING, HM_RV_HASH, HM_RV_SET };
-
-/* An immutable, reference-counted value of one key. */
-struct hm_rvalue {
-	enum hm_rv_type type;		/* HM_RV_NONE: the key does not exist */
-	size_t n;			/* items */
-	char **items;			/* STRING: 1 item; HASH: field,value,...; SET: members */
-	/* Derived data compiled once by a user of the value (e.g. a struct
-	 * hm_patlist), freed with the value: see hm_rvalue_derive(). */
-	_Atomic(void *) derived;
-	void (*derived_free)(void *);
-	/* private */
-	atomic_size_t refs_;
-};
-
-/* Another reference to v (which must be held); returns v. */
-struct hm_rvalue *hm_rvalue_ref(struct hm_rvalue *v);
-
-/* Drop a reference and clear *v; NULL is fine.  The last one frees. */
-void hm_rvalue_release(struct hm_rvalue **v);
-
-/*
- * Attach derived data once.  If nothing is attached yet, make(v, arg) builds
- * it and a compare-and-swap attaches it; a thread that loses the race frees
- * its own with free_fn and uses the winner's.  Returns the attached pointer,
- * or NULL if make() returned NULL (nothing attached; try again later).
- * The caller must hold a reference to v.
- */
-void *hm_rvalue_derive(struct hm_rvalue *v,
-	void *(*make)(const struct hm_rvalue *, void *arg), void *arg,
-	void (*free_fn)(void *));
-
-/* HASH: the value of field, or NULL (also for other types). */
-const char *hm_rvalue_hget(const struct hm_rvalue *v, const char *field);
 
 enum hm_store_status { HM_STORE_OK, HM_STORE_FAILED };
 enum hm_rv_source {

@@ -332,6 +332,21 @@ void hm_charset_start(struct hm_charset *cs, const char *name)
 	hm_charset_close(cs);
 	cs->cd = (void *)iconv_open("UTF-8", as);
 	if ((iconv_t)cs->cd == (iconv_t)-1) {
+		/* "x-foo", "foo_charset" (seen in spam): try "foo" once. */
+		char *p;
+
+		if (as == lc && ((p = strstr(lc, "_charset")) != NULL ||
+				 (p = strstr(lc, "-charset")) != NULL)) {
+			*p = '\0';
+			hm_charset_start(cs, lc);
+			cs->unknown = true;
+			return;
+		}
+		if (as == lc && strncmp(lc, "x-", 2) == 0 && lc[2] != '\0') {
+			hm_charset_start(cs, lc + 2);
+			cs->unknown = true;
+			return;
+		}
 		cs->unknown = true;	/* lenient UTF-8 / windows-1252 */
 		return;
 	}

@@ -82,7 +82,7 @@ struct hm_mime {
 	size_t text_used, header_used;
 	unsigned hosts, emitted;
 
-	unsigned char dec[LINE_MAX_ + 8];
+	unsigned char dec[LINE_MAX_ + 40];	/* room for hm_qp_decode */
 	char hbuf[HDR_DECODE_MAX];
 };
 
@@ -350,7 +350,7 @@ static void body_begin(struct hm_mime *m)
 /* The end of a text part: flush every stage, then a break. */
 static void text_end(struct hm_mime *m)
 {
-	unsigned char tail[4];
+	unsigned char tail[40];
 	size_t n;
 	bool bad = false;
 
@@ -428,11 +428,12 @@ static bool boundary(struct hm_mime *m, const unsigned char *s, size_t n)
 			continue;
 
 		part_end(m);
-		if (m->nlv > k + 1)
-			m->st.malformed = true;	/* inner multiparts left open */
-		while (m->nlv > k + 1)
-			if (!m->lv[--m->nlv].message)
+		while (m->nlv > k + 1) {
+			if (!m->lv[--m->nlv].message) {
 				m->nmulti--;
+				m->st.malformed = true;	/* an inner multipart left open */
+			}
+		}
 		if (close) {
 			m->nlv--;
 			m->nmulti--;
@@ -496,7 +497,7 @@ static void text_segment(struct hm_mime *m, const unsigned char *s, size_t n, bo
 	bool bad = false;
 
 	if (m->st.truncated) {
-		m->mode = M_SKIP;
+		text_end(m);		/* what was decoded goes out; the rest is skipped */
 		return;
 	}
 	switch (m->cur.cte) {

@@ -58,7 +58,7 @@ size_t hm_url_host(const char *url, size_t n, char *out)
 	else
 		return 0;
 	/* User info ends at the last "@" before the path. */
-	for (size_t j = i; j < n && userchar(s[j]); j++)
+	for (size_t j = i; j < n && (userchar(s[j]) || s[j] == '@'); j++)
 		if (s[j] == '@')
 			i = j + 1;
 	for (; i < n && hostchar(s[i]); i++) {

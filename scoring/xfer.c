@@ -87,6 +87,7 @@ void hm_b64_finish(struct hm_b64 *b, bool *bad)
 void hm_qp_init(struct hm_qp *q)
 {
 	q->npend = 0;
+	q->nblanks = 0;
 }
 
 size_t hm_qp_decode(struct hm_qp *q, const unsigned char *in, size_t n, bool eol,
@@ -94,6 +95,11 @@ size_t hm_qp_decode(struct hm_qp *q, const unsigned char *in, size_t n, bool eol
 {
 	size_t o = 0, i = 0;
 	unsigned char *p;
+
+	/* Blanks held back from the previous piece: trimmed below if the line ends. */
+	memcpy(out, q->blanks, q->nblanks);
+	o = q->nblanks;
+	q->nblanks = 0;
 
 	/* Finish an "=" or "=X" left by the previous piece. */
 	while (q->npend > 0 && i < n) {
@@ -169,6 +175,13 @@ size_t hm_qp_decode(struct hm_qp *q, const unsigned char *in, size_t n, bool eol
 		*bad = true;
 	}
 
+	if (!eol) {
+		/* Trailing blanks wait: they are padding if the line ends next. */
+		while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '\t') &&
+		       q->nblanks < sizeof(q->blanks))
+			q->blanks[q->nblanks++] = out[--o];
+		return o;
+	}
 	if (eol) {
 		if (q->npend == 1) {
 			q->npend = 0;	/* soft line break */
@@ -192,6 +205,9 @@ size_t hm_qp_finish(struct hm_qp *q, unsigned char *out)
 {
 	size_t o = 0;
 
+	memcpy(out, q->blanks, q->nblanks);
+	o = q->nblanks;
+	q->nblanks = 0;
 	if (q->npend > 0)
 		out[o++] = '=';
 	if (q->npend > 1)

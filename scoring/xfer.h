@@ -24,6 +24,8 @@ struct hm_b64 {
 struct hm_qp {
 	unsigned char pend[2];		/* "=" or "=X" waiting for the rest */
 	unsigned npend;
+	unsigned char blanks[32];	/* blanks ending a piece: padding if the line ends */
+	unsigned nblanks;
 };
 
 void hm_b64_init(struct hm_b64 *b);
@@ -36,7 +38,7 @@ void hm_b64_finish(struct hm_b64 *b, bool *bad);
 void hm_qp_init(struct hm_qp *q);
 /*
  * Decode one piece of a line (without its line break) into out (room for
- * n + 3 bytes); eol says the line ends after it: a hard line break gives
+ * n + 35 bytes); eol says the line ends after it: a hard line break gives
  * "\n", a soft one ("=" at the end, trailing blanks allowed) nothing.
  */
 size_t hm_qp_decode(struct hm_qp *q, const unsigned char *in, size_t n, bool eol,

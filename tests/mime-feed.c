@@ -65,9 +65,9 @@ static void put(struct hm_test_events *e, const char *s, size_t n)
 {
 	grow(&e->s, &e->cap, e->len + 2 * n + 1);
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\n') {
+		if (s[i] == '\n' || s[i] == '\\') {
 			e->s[e->len++] = '\\';
-			e->s[e->len++] = 'n';
+			e->s[e->len++] = s[i] == '\n' ? 'n' : '\\';
 		} else {
 			e->s[e->len++] = s[i];
 		}

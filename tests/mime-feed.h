@@ -25,7 +25,8 @@ int hm_test_mime_feed(struct hm_mime *m, const char *msg, size_t len, size_t chu
  * What a sink received, one line per item:
  *	S <subject>	N <from name>	P <type>	A <attachment>	H <host>
  *	B <body text of one part, pieces joined, ended by a break>
- * Newlines inside texts are written as "\n" (backslash, n).  Violations
+ * Newlines inside texts are written as "\n" (backslash, n), backslashes
+ * as "\\".  Violations
  * of the contract (invalid UTF-8, a NUL, a break with text, an empty
  * item...) are counted and described in why.
  */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # contrib/install-deps.sh - install the Debian 12 packages hosterra-milter needs
 # to build, and with "--test" also those its test suite runs (Redis, Postfix,
-# the Python modules of the DNS test server and DKIM signer, valgrind).
+# the Python modules of the DNS test server and DKIM signer, valgrind, GMime
+# as the MIME decoder's reference).
 # Idempotent: packages already installed are skipped without a network call.
 set -eu
 
@@ -10,7 +11,7 @@ BUILD_PKGS="build-essential autoconf automake pkg-config
 	libhiredis-dev libconfuse-dev libunbound-dev libpcre2-dev publicsuffix"
 TEST_PKGS="libcmocka-dev redis-server postfix python3 python3-dnspython
 	python3-dkim valgrind unbound-host dovecot-core dovecot-sieve
-	debhelper lintian rpm cpio"
+	debhelper lintian rpm cpio libgmime-3.0-dev"
 
 pkgs=$BUILD_PKGS
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"

@@ -102,6 +102,23 @@ size_t hm_utf8_seq(const unsigned char *s, size_t n)
 	return r > 0 ? (size_t)r : 0;
 }
 
+/* How many bytes at s are ASCII: eight at a time, as text is mostly ASCII. */
+static size_t ascii_run(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, s + i, 8);
+		if (w & 0x8080808080808080ull)
+			break;
+	}
+	while (i < n && s[i] < 0x80)
+		i++;
+	return i;
+}
+
 /* Output collected in a local buffer and passed on in whole characters. */
 struct outbuf {
 	char b[OUT_MAX];
@@ -109,9 +126,42 @@ struct outbuf {
 	struct hm_charset *cs;
 };
 
+/*
+ * iconv's output is checked, not trusted: glibc opens odd names (it drops
+ * punctuation, so "utf-\xf88" is UTF-8) and its UTF-8 decoder lets
+ * sequences past U+10FFFF through.  Each invalid byte becomes U+FFFD.
+ */
+static void out_checked(struct hm_charset *cs, const char *b, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)b;
+	size_t i = 0, start = 0;
+
+	while (i < n) {
+		int r;
+
+		i += ascii_run(s + i, n - i);
+		if (i == n)
+			break;
+		r = utf8_check(s + i, n - i);
+		if (r > 0) {
+			i += (size_t)r;
+			continue;
+		}
+		if (i > start)
+			cs->out(cs->arg, b + start, i - start);
+		cs->out(cs->arg, "\xef\xbf\xbd", 3);
+		cs->bad = true;
+		start = ++i;
+	}
+	if (n > start)
+		cs->out(cs->arg, b + start, n - start);
+}
+
 static void out_flush(struct outbuf *o)
 {
-	if (o->len > 0)
+	if (o->len > 0 && o->cs->kind == HM_CS_ICONV)
+		out_checked(o->cs, o->b, o->len);
+	else if (o->len > 0)
 		o->cs->out(o->cs->arg, o->b, o->len);
 	o->len = 0;
 }
@@ -146,11 +196,9 @@ static size_t conv_utf8(struct hm_charset *cs, struct outbuf *o, const unsigned 
 	size_t i = 0;
 
 	while (i < n) {
-		size_t j = i;
+		size_t j = i + ascii_run(s + i, n - i);
 		int r;
 
-		while (j < n && s[j] < 0x80)
-			j++;
 		if (j > i) {
 			out_bytes(o, s + i, j - i);
 			i = j;
@@ -176,10 +224,8 @@ static size_t conv_w1252(struct outbuf *o, const unsigned char *s, size_t n)
 	size_t i = 0;
 
 	while (i < n) {
-		size_t j = i;
+		size_t j = i + ascii_run(s + i, n - i);
 
-		while (j < n && s[j] < 0x80)
-			j++;
 		out_bytes(o, s + i, j - i);
 		if (j < n)
 			out_cp(o, hm_w1252(s[j++]));

@@ -57,15 +57,44 @@ static const struct {
 	{ "Yacute", 0xdd }, { "THORN", 0xde },
 };
 
-/* Elements that break the text flow: a newline keeps their words apart. */
-static const char *const blocks[] = {
-	"p", "br", "div", "tr", "td", "th", "li", "ul", "ol", "table", "h1", "h2", "h3",
-	"h4", "h5", "h6", "hr", "title", "blockquote", "pre", "dt", "dd", "dl", "tbody",
-	"thead", "center", "form", "option", "section", "article", "header", "footer",
-	"nav", "body", "html", "head", "caption", "address", "main", "aside",
+/*
+ * Elements that break the text flow: a newline keeps their words apart.
+ * Listed by length, as one string each, so a tag is compared only with the
+ * names of its length (this runs for every tag of every HTML part).
+ */
+static const char *const blocks_by_len[] = {
+	NULL, "p", "br tr td th li ul ol h1 h2 h3 h4 h5 h6 hr dt dd dl", "div pre nav",
+	"form body html head main", "table title tbody thead aside", "center option header footer",
+	"section article caption address", NULL, NULL, "blockquote",
 };
 
-static const char *const url_attrs[] = { "href", "src", "action", "background" };
+static bool is_block(const char *tag, size_t len)
+{
+	const char *names;
+
+	if (len >= sizeof(blocks_by_len) / sizeof(blocks_by_len[0]) ||
+	    (names = blocks_by_len[len]) == NULL)
+		return false;
+	for (; *names != '\0'; names += len + (names[len] == ' ')) {
+		if (memcmp(names, tag, len) == 0)
+			return true;
+		if (names[len] == '\0')
+			break;
+	}
+	return false;
+}
+
+/* The attributes whose value is a URL: href, src, action, background. */
+static bool is_url_attr(const char *a, size_t len)
+{
+	switch (len) {
+	case 3: return memcmp(a, "src", 3) == 0;
+	case 4: return memcmp(a, "href", 4) == 0;
+	case 6: return memcmp(a, "action", 6) == 0;
+	case 10: return memcmp(a, "background", 10) == 0;
+	default: return false;
+	}
+}
 
 static unsigned char lower(unsigned char c)
 {
@@ -191,17 +220,15 @@ static void tag_done(struct hm_html *h)
 {
 	h->state = S_TEXT;
 	h->tag[h->taglen] = '\0';
-	if (!h->endtag && (strcmp(h->tag, "script") == 0 || strcmp(h->tag, "style") == 0)) {
-		strcpy(h->raw, h->tag);
+	if (!h->endtag && ((h->taglen == 6 && memcmp(h->tag, "script", 6) == 0) ||
+			   (h->taglen == 5 && memcmp(h->tag, "style", 5) == 0))) {
+		memcpy(h->raw, h->tag, h->taglen + 1);
 		h->rawmatch = 0;
 		h->state = S_RAW;
 		return;
 	}
-	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++)
-		if (strcmp(h->tag, blocks[i]) == 0) {
-			text(h, "\n", 1);
-			break;
-		}
+	if (is_block(h->tag, h->taglen))
+		text(h, "\n", 1);
 }
 
 static void attr_start(struct hm_html *h, unsigned char c)
@@ -214,13 +241,8 @@ static void attr_start(struct hm_html *h, unsigned char c)
 static void value_start(struct hm_html *h)
 {
 	h->attr[h->attrlen] = '\0';
-	h->want_value = false;
 	h->vallen = 0;
-	if (h->endtag)
-		return;
-	for (size_t i = 0; i < sizeof(url_attrs) / sizeof(url_attrs[0]); i++)
-		if (strcmp(h->attr, url_attrs[i]) == 0)
-			h->want_value = true;
+	h->want_value = !h->endtag && is_url_attr(h->attr, h->attrlen);
 }
 
 static void value_add(struct hm_html *h, const char *s, size_t n)

@@ -227,6 +227,11 @@ static void part_reset(struct hm_mime *m, bool digest)
 
 static void part_header(struct hm_mime *m, const char *name, const char *value, bool top)
 {
+	char c = (char)(name[0] | 0x20);
+
+	/* Most fields are none of these: one test of the first letter. */
+	if (c != 'c' && c != 's' && c != 'f')
+		return;
 	if (hm_mimehdr_is(name, "Content-Type")) {
 		if (!hm_mimehdr_ctype(value, m->cur.type, &m->cur.ct))
 			m->st.malformed = true;

@@ -86,39 +86,44 @@ static void emit_host(struct hm_urlscan *u, hm_host_fn *fn, void *arg)
 	u->toolong = false;
 }
 
+/*
+ * Does the text before offset j of s (continued back into u->back) end
+ * with "http" or "https", any case?
+ */
+static bool scheme_before(const struct hm_urlscan *u, const unsigned char *s, size_t j)
+{
+	unsigned char b[5];
+
+	for (size_t k = 1; k <= 5; k++)
+		b[5 - k] = lower(j >= k ? s[j - k] : u->back[5 - (k - j)]);
+	return memcmp(b + 1, "http", 4) == 0 || memcmp(b, "https", 5) == 0;
+}
+
 void hm_urlscan_feed(struct hm_urlscan *u, const char *str, size_t n, hm_host_fn *fn, void *arg)
 {
-	static const char scheme[] = "https://";
 	const unsigned char *s = (const unsigned char *)str;
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = s[i];
 
 		if (u->state == 0) {
-			unsigned char l = lower(c);
+			/* Fast path: a URL scheme ends at a ":", a rare byte in text. */
+			const unsigned char *colon = memchr(s + i, ':', n - i);
 
-			if (u->idx == 0) {
-				/* Fast path: skip to the next "h". */
-				while (i < n && (s[i] | 0x20) != 'h')
-					i++;
-				if (i == n)
-					return;
-				u->idx = 1;
-				continue;
-			}
-			if (u->idx == 4 && l == 's') {
-				u->idx = 5;
-			} else if (u->idx == 4 && l == ':') {
-				u->idx = 6;
-			} else if (l == (unsigned char)scheme[u->idx]) {
-				u->idx++;
-			} else {
-				u->idx = l == 'h' ? 1 : 0;
-			}
-			if (u->idx == 8) {
-				u->state = 1;
+			if (colon == NULL)
+				break;
+			i = (size_t)(colon - s);
+			if (scheme_before(u, s, i)) {
+				u->state = 3;
 				u->idx = 0;
 			}
+		} else if (u->state == 3) {
+			if (c == '/' && ++u->idx == 2)
+				u->state = 1;
+			else if (c != '/')
+				u->state = 0;
+			if (c == ':')
+				i--;		/* it may end another scheme: look again */
 		} else if (u->state == 1 && hostchar(c)) {
 			if (u->hlen < HM_URLHOST_MAX)
 				u->host[u->hlen++] = (char)lower(c);
@@ -137,9 +142,14 @@ void hm_urlscan_feed(struct hm_urlscan *u, const char *str, size_t n, hm_host_fn
 			/* a port, or a password */
 		} else {
 			emit_host(u, fn, arg);
-			if (lower(c) == 'h')
-				u->idx = 1;
 		}
+	}
+	/* Remember the last bytes: a scheme may end in the next piece. */
+	if (n >= sizeof(u->back)) {
+		memcpy(u->back, s + n - sizeof(u->back), sizeof(u->back));
+	} else {
+		memmove(u->back, u->back + n, sizeof(u->back) - n);
+		memcpy(u->back + sizeof(u->back) - n, s, n);
 	}
 }
 

@@ -26,8 +26,9 @@ typedef void hm_host_fn(void *arg, const char *host, size_t len);
 size_t hm_url_host(const char *url, size_t n, char *out);
 
 struct hm_urlscan {
-	unsigned idx;			/* how much of "http(s)://" matched */
-	int state;			/* 0 looking for a scheme, 1 host, 2 after ':' */
+	unsigned idx;			/* slashes seen after "http(s):" */
+	int state;			/* 0 looking for ":", 1 host, 2 after ':', 3 "//" */
+	unsigned char back[5];		/* the last bytes before the current piece */
 	char host[HM_URLHOST_MAX + 1];
 	size_t hlen;
 	bool toolong;

@@ -28,10 +28,10 @@ static unsigned char lower(unsigned char c)
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
-/* Trim trailing dots and check the host: its length, or 0. */
+/* Trim what no host name ends with (".", "-", "_"), check: its length, or 0. */
 static size_t host_done(char *h, size_t len)
 {
-	while (len > 0 && h[len - 1] == '.')
+	while (len > 0 && (h[len - 1] == '.' || h[len - 1] == '-' || h[len - 1] == '_'))
 		len--;
 	while (len > 0 && h[0] == '.') {
 		memmove(h, h + 1, --len);
@@ -124,7 +124,9 @@ void hm_urlscan_feed(struct hm_urlscan *u, const char *str, size_t n, hm_host_fn
 				u->state = 0;
 			if (c == ':')
 				i--;		/* it may end another scheme: look again */
-		} else if (u->state == 1 && hostchar(c)) {
+		} else if (u->state == 1 && hostchar(c) && c < 0x80) {
+			/* In running text a host ends at non-ASCII: CJK text often
+			 * follows a URL without a blank, IDN hosts in text are rare. */
 			if (u->hlen < HM_URLHOST_MAX)
 				u->host[u->hlen++] = (char)lower(c);
 			else

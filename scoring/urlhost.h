@@ -6,7 +6,8 @@
  * kept as it is), without user info, port or trailing dot, and only when it
  * has a dot and at most HM_URLHOST_MAX bytes: "http://User@WWW.Example.COM.:8080/x"
  * gives "www.example.com".  The text scanner is fed text in pieces cut
- * anywhere and reports each host whole, once its end is seen.
+ * anywhere and reports each host whole, once its end is seen; there a host
+ * ends at the first non-ASCII byte.
  */
 #ifndef HM_URLHOST_H
 #define HM_URLHOST_H

@@ -185,9 +185,12 @@ static const struct mcase cases[] = {
 	/* ---- URL hosts in text ---- */
 	{ "URL hosts in plain text", "Subject: u\n\nsee https://User:pw@Mail.Example.COM:8080/x?y, "
 	  "http://foo.bar. or HTTP://UPPER.example.org/; not ftp://no.example.com "
-	  "nor http://nodot/ nor https:// alone\n", 0,
-	  "H mail.example.com\nH foo.bar\nH upper.example.org", "H no.example.com|H nodot",
-	  1, 0, 0, 0 },
+	  "nor http://nodot/ nor https:// alone; http://www.under.com___ "
+	  "http://www.cjk.example.com\xe7\xbd\x91 xhttp://glued.example.com:8080/ "
+	  "http:http://twice.example.com\n", 0,
+	  "H mail.example.com\nH foo.bar\nH upper.example.org\nH www.under.com\n"
+	  "H www.cjk.example.com\nH glued.example.com\nH twice.example.com",
+	  "H no.example.com|H nodot", 1, 0, 0, 0 },
 
 	/* ---- structure ---- */
 	{ "nested multiparts and attachments", MP("outer")

@@ -213,9 +213,11 @@ static const struct mcase cases[] = {
 	  " filename*0=\"a very long name \"; filename*1*=%E2%82%AC.ZiP\n\nx\n--b\n"
 	  "Content-Type: application/x-exe; name=\"=?utf-8?B?cGF5bWVudC5leGU=?=\"\n\nx\n--b\n"
 	  "Content-Type: application/x-foo; name=\"no extension here\"\n\nx\n--b\n"
-	  "Content-Type: application/x-bar; name=\"bad.ex!e\"\n\nx\n--b--\n", 0,
+	  "Content-Type: application/x-bar; name=\"bad.ex!e\"\n\nx\n--b\n"
+	  "Content-Type: application/pdf\nContent-Disposition: attachment; filename*=''report%2EPdf\n"
+	  "\nx\n--b--\n", 0,
 	  "A application/msword docx\nA application/zip zip\nA application/x-exe exe\n"
-	  "A application/x-foo \nA application/x-bar ", NULL, 5, 0, 0, 1 },
+	  "A application/x-foo \nA application/x-bar \nA application/pdf pdf", NULL, 6, 0, 0, 1 },
 	{ "text attachment is text", MP("b") "\n--b\nContent-Type: text/plain; name=notes.txt\n"
 	  "Content-Disposition: attachment; filename=notes.txt\n\nattached notes\n--b--\n", 0,
 	  "P text/plain\nB attached notes\\n", "A text/plain", 1, 0, 0, 1 },
@@ -665,6 +667,36 @@ static void test_qp_split_everywhere(void **state)
 	}
 }
 
+static void host_cat(void *arg, const char *host, size_t n)
+{
+	strncat(arg, host, n);
+	strcat(arg, " ");
+}
+
+/* The text scanner finds the same hosts wherever its input is cut. */
+static void test_urlscan_split(void **state)
+{
+	const char *text = "go to http://a.example.com/x and HTTPS://user@b.example.org:81 now,"
+			   "https:/no.example.com http://c.example.net";
+	size_t n = strlen(text);
+
+	(void)state;
+	for (size_t cut = 0; cut <= n; cut++) {
+		for (size_t cut2 = cut; cut2 <= n; cut2 += 5) {
+			struct hm_urlscan u;
+			char got[256] = "";
+
+			hm_urlscan_init(&u);
+			hm_urlscan_feed(&u, text, cut, host_cat, got);
+			hm_urlscan_feed(&u, text + cut, cut2 - cut, host_cat, got);
+			hm_urlscan_feed(&u, text + cut2, n - cut2, host_cat, got);
+			hm_urlscan_flush(&u, host_cat, got);
+			if (strcmp(got, "a.example.com b.example.org c.example.net ") != 0)
+				fail_msg("cut at %zu and %zu: \"%s\"", cut, cut2, got);
+		}
+	}
+}
+
 static void test_url_host(void **state)
 {
 	static const struct {
@@ -728,6 +760,7 @@ int main(void)
 		cmocka_unit_test(test_big_body_bounded),
 		cmocka_unit_test(test_qp_split_everywhere),
 		cmocka_unit_test(test_url_host),
+		cmocka_unit_test(test_urlscan_split),
 		cmocka_unit_test(test_entities),
 	};
 

@@ -632,7 +632,9 @@ int hm_mime_body(struct hm_mime *m, const unsigned char *chunk, size_t len)
 			break;
 		}
 		k = (size_t)(nl - chunk);
-		if (m->linelen == 0) {
+		if (m->linelen == 0 && k < sizeof(m->line)) {
+			/* A whole line in the chunk: no copy.  A longer one goes
+			 * through the buffer, cut where chunked input cuts it. */
 			line_end(m, chunk, k);
 		} else {
 			line_add(m, chunk, k);

@@ -563,6 +563,45 @@ static void test_huge_boundary(void **state)
 	free(msg);
 }
 
+/*
+ * Lines longer than the decoder's line buffer are cut into pieces at the
+ * same places whatever the chunks (a quoted-printable line padded with 100
+ * tabs across the cut found the whole-line path cutting elsewhere).
+ */
+static void test_long_lines(void **state)
+{
+	static const char head[] = "Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\n";
+	size_t len = 0;
+	char *msg = malloc(sizeof(head) + 5000);
+	struct run whole, r;
+
+	(void)state;
+	assert_non_null(msg);
+	memcpy(msg, head, sizeof(head) - 1);
+	len = sizeof(head) - 1;
+	memset(msg + len, 'a', 990);
+	len += 990;
+	memset(msg + len, '\t', 100);
+	len += 100;
+	msg[len++] = '\n';
+	memset(msg + len, 'b', 3000);
+	len += 3000;
+	memcpy(msg + len, "=\nc\n", 4);
+	len += 4;
+	run_msg(msg, len, 0, &default_limits, &whole);
+	assert_non_null(strstr(whole.record, "aaaa"));
+	assert_non_null(strstr(whole.record, "\\nbbbb"));
+	assert_non_null(strstr(whole.record, "bbbbc\\n"));
+	for (size_t chunk = 1; chunk < 5000; chunk = chunk < 20 ? chunk + 1 : chunk * 2 + 1) {
+		run_msg(msg, len, chunk, &default_limits, &r);
+		if (strcmp(r.record, whole.record) != 0)
+			fail_msg("chunks of %zu differ", chunk);
+		free(r.record);
+	}
+	free(whole.record);
+	free(msg);
+}
+
 /* Allocated bytes now (glibc). */
 static size_t heap_used(void)
 {
@@ -757,6 +796,7 @@ int main(void)
 		cmocka_unit_test(test_header_cap),
 		cmocka_unit_test(test_absurd_nesting),
 		cmocka_unit_test(test_huge_boundary),
+		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_big_body_bounded),
 		cmocka_unit_test(test_qp_split_everywhere),
 		cmocka_unit_test(test_url_host),

@@ -58,13 +58,16 @@ size_t hm_utf8_put(unsigned long c, char *out)
  * surrogate, at most U+10FFFF), 0 when invalid, -1 when valid so far but
  * cut by the end of the input.
  */
-static int utf8_check(const unsigned char *s, size_t n)
+static inline int utf8_check(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
 	int len;
 
 	if (c < 0x80)
 		return 1;
+	/* The common case first: a two-byte character (Latin, Cyrillic, Greek...). */
+	if (c >= 0xc2 && c < 0xe0 && n >= 2 && (s[1] & 0xc0) == 0x80)
+		return 2;
 	if (c < 0xc2)
 		return 0;
 	if (c < 0xe0) {
@@ -189,33 +192,39 @@ static void out_bytes(struct outbuf *o, const unsigned char *s, size_t n)
 	}
 }
 
-/* Lenient UTF-8 (see charset.h); the bytes consumed. */
+/*
+ * Lenient UTF-8 (see charset.h); the bytes consumed.  Valid spans go to the
+ * callback straight from the input, without a copy; each invalid byte is
+ * read as windows-1252.
+ */
 static size_t conv_utf8(struct hm_charset *cs, struct outbuf *o, const unsigned char *s,
 			size_t n, bool final)
 {
-	size_t i = 0;
+	size_t i = 0, start = 0;
 
+	out_flush(o);
 	while (i < n) {
-		size_t j = i + ascii_run(s + i, n - i);
 		int r;
 
-		if (j > i) {
-			out_bytes(o, s + i, j - i);
-			i = j;
-			continue;
-		}
+		i += ascii_run(s + i, n - i);
+		if (i == n)
+			break;
 		r = utf8_check(s + i, n - i);
 		if (r > 0) {
-			out_bytes(o, s + i, (size_t)r);
 			i += (size_t)r;
-		} else if (r < 0 && !final) {
-			break;
-		} else {
-			cs->bad = true;
-			out_cp(o, hm_w1252(s[i]));
-			i++;
+			continue;
 		}
+		if (r < 0 && !final)
+			break;
+		cs->bad = true;
+		if (i > start)
+			cs->out(cs->arg, (const char *)s + start, i - start);
+		out_cp(o, hm_w1252(s[i]));
+		out_flush(o);
+		start = ++i;
 	}
+	if (i > start)
+		cs->out(cs->arg, (const char *)s + start, i - start);
 	return i;
 }
 

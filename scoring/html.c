@@ -162,10 +162,13 @@ static int entity(const char *name, size_t n, char *out)
 		return -1;
 	memcpy(nm, name, n);
 	nm[n] = '\0';
+	/* The tables are scanned by first letter: this runs for every reference. */
 	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
-		if (strcmp(nm, named[i].name) == 0)
+		if (named[i].name[0] == nm[0] && strcmp(nm, named[i].name) == 0)
 			return named[i].cp == 0 ? 0 : (int)hm_utf8_put(named[i].cp, out);
 	for (size_t i = 0; i < sizeof(letters) / sizeof(letters[0]); i++) {
+		if ((letters[i].name[0] | 0x20) != (nm[0] | 0x20))
+			continue;
 		if (strcmp(nm, letters[i].name) == 0)
 			return (int)hm_utf8_put(letters[i].cp, out);
 		/* The small letter: same name, lower-case ("eacute", "aelig", "thorn"). */
@@ -199,10 +202,25 @@ void hm_html_reset(struct hm_html *h)
 	hm_html_init(h, h->text, h->host, h->arg);
 }
 
+static void text_flush(struct hm_html *h)
+{
+	if (h->outlen > 0)
+		h->text(h->arg, h->out, h->outlen);
+	h->outlen = 0;
+}
+
+/* Text runs between tags are short: gather them, pass them on in blocks. */
 static void text(struct hm_html *h, const char *s, size_t n)
 {
-	if (n > 0)
-		h->text(h->arg, s, n);
+	if (n > sizeof(h->out) - h->outlen) {
+		text_flush(h);
+		if (n >= sizeof(h->out)) {
+			h->text(h->arg, s, n);
+			return;
+		}
+	}
+	memcpy(h->out + h->outlen, s, n);
+	h->outlen += n;
 }
 
 static void value_done(struct hm_html *h)
@@ -210,8 +228,10 @@ static void value_done(struct hm_html *h)
 	char host[HM_URLHOST_MAX + 1];
 	size_t n;
 
-	if (h->want_value && (n = hm_url_host(h->val, h->vallen, host)) > 0)
+	if (h->want_value && (n = hm_url_host(h->val, h->vallen, host)) > 0) {
+		text_flush(h);		/* the text before the link comes first */
 		h->host(h->arg, host, n);
+	}
 	h->want_value = false;
 	h->vallen = 0;
 }
@@ -273,7 +293,7 @@ static void entity_done(struct hm_html *h, bool semicolon)
 	h->state = S_TEXT;
 }
 
-void hm_html_feed(struct hm_html *h, const char *str, size_t n)
+static void feed(struct hm_html *h, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
@@ -453,11 +473,18 @@ void hm_html_feed(struct hm_html *h, const char *str, size_t n)
 	}
 }
 
+void hm_html_feed(struct hm_html *h, const char *str, size_t n)
+{
+	feed(h, str, n);
+	text_flush(h);
+}
+
 void hm_html_flush(struct hm_html *h)
 {
 	if (h->state == S_ENTITY)
 		entity_done(h, false);
 	else if (h->state == S_LT)
 		text(h, "<", 1);
+	text_flush(h);
 	h->state = S_TEXT;
 }

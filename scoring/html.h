@@ -36,6 +36,8 @@ struct hm_html {
 	size_t entlen;
 	char val[512];			/* a URL attribute's value, cut */
 	size_t vallen;
+	char out[1024];			/* text gathered: markup cuts it in tiny runs */
+	size_t outlen;
 	hm_html_text_fn *text;
 	hm_host_fn *host;
 	void *arg;

@@ -94,7 +94,6 @@ size_t hm_qp_decode(struct hm_qp *q, const unsigned char *in, size_t n, bool eol
 		    unsigned char *out, bool *bad)
 {
 	size_t o = 0, i = 0;
-	unsigned char *p;
 
 	/* Blanks held back from the previous piece: trimmed below if the line ends. */
 	memcpy(out, q->blanks, q->nblanks);
@@ -139,16 +138,13 @@ size_t hm_qp_decode(struct hm_qp *q, const unsigned char *in, size_t n, bool eol
 	}
 
 	while (i < n) {
-		p = memchr(in + i, '=', n - i);
-		if (p == NULL) {
-			memcpy(out + o, in + i, n - i);
-			o += n - i;
+		/* A byte loop: in encoded text "=" comes every few bytes. */
+		while (i < n && in[i] != '=')
+			out[o++] = in[i++];
+		if (i == n)
 			break;
-		}
-		memcpy(out + o, in + i, (size_t)(p - (in + i)));
-		o += (size_t)(p - (in + i));
-		i = (size_t)(p - in) + 1;
-		if (i + 1 < n + 0 && hm_hexval(in[i]) >= 0 && hm_hexval(in[i + 1]) >= 0) {
+		i++;
+		if (i + 1 < n && hm_hexval(in[i]) >= 0 && hm_hexval(in[i + 1]) >= 0) {
 			out[o++] = (unsigned char)(hm_hexval(in[i]) << 4 | hm_hexval(in[i + 1]));
 			i += 2;
 			continue;

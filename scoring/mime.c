@@ -48,6 +48,8 @@ struct part {
 	char type[HM_MIME_TYPE_MAX];
 	enum hm_cte cte;
 	bool in_message;		/* the headers are those of an embedded message */
+	bool told;			/* its HM_TEXT_PART went out (under the cap) */
+	size_t text_start;		/* text_used when its text began */
 	bool subject_seen;
 	struct hm_mimehdr_params ct, disp;
 };
@@ -250,6 +252,7 @@ static void part_header(struct hm_mime *m, const char *name, const char *value, 
 			/* A forwarded message's Subject is text of the body. */
 			m->cur.subject_seen = true;
 			n = decode_header(m, value, strlen(value));
+			hm_urlscan_init(&m->us);
 			text_out(m, m->hbuf, n);
 			hm_urlscan_flush(&m->us, host_out, m);
 			out_flush(m);
@@ -266,11 +269,15 @@ static void leaf(struct hm_mime *m, bool text)
 	char ext[HM_EXT_MAX];
 	const struct hm_mimehdr_params *p;
 
+	bool told = m->emitted < PARTS_EMIT_MAX;
+
 	m->st.parts++;
-	if (m->emitted < PARTS_EMIT_MAX) {
+	if (told) {
 		m->emitted++;
 		emit(m, HM_TEXT_PART, m->cur.type, strlen(m->cur.type));
 	}
+	m->cur.told = told;
+	m->cur.text_start = m->text_used;
 	if (text) {
 		m->html = strcmp(m->cur.type, "text/html") == 0;
 		if (m->html)
@@ -279,6 +286,9 @@ static void leaf(struct hm_mime *m, bool text)
 			m->saw_plain = true;
 		m->st.html_only = m->saw_html && !m->saw_plain;
 		if (m->st.truncated) {
+			/* No text left to read, but a text part always ends with a break. */
+			if (told)
+				emit(m, HM_TEXT_BREAK, "", 0);
 			m->mode = M_SKIP;
 			return;
 		}
@@ -372,7 +382,8 @@ static void text_end(struct hm_mime *m)
 	out_flush(m);
 	if (bad || m->cs.bad)
 		m->st.malformed = true;
-	emit(m, HM_TEXT_BREAK, "", 0);
+	if (m->cur.told || m->text_used > m->cur.text_start)
+		emit(m, HM_TEXT_BREAK, "", 0);
 	m->mode = M_SKIP;
 }
 

@@ -64,15 +64,16 @@ struct hm_text_sink {
  * Order and forms, which receivers may rely on:
  * - each leaf part gives HM_TEXT_PART when its headers end, before anything
  *   else of it; a text/plain or text/html part then gives its HM_TEXT_BODY
- *   pieces (and the HM_TEXT_URL_HOSTs found in them, as they are found),
- *   then one HM_TEXT_BREAK; any other leaf gives one HM_TEXT_ATTACHMENT,
- *   "type/subtype ext" with a single space even when ext is empty
- *   ("application/pdf pdf", "application/octet-stream ");
+ *   pieces (none once text_max is reached) and the HM_TEXT_URL_HOSTs found
+ *   in them, as they are found, then one HM_TEXT_BREAK; any other leaf
+ *   gives one HM_TEXT_ATTACHMENT, "type/subtype ext" with a single space
+ *   even when ext is empty ("application/pdf pdf", "application/octet-stream ");
  * - the Subject of an embedded message (message/rfc822) is body text: one
  *   HM_TEXT_BODY then HM_TEXT_BREAK, before the parts of that message;
  * - HM_TEXT_SUBJECT and HM_TEXT_FROM_NAME come from hm_mime_header(), as
  *   the headers are given;
- * - at most 256 URL hosts and 256 PART/ATTACHMENT items per message;
+ * - at most 256 URL hosts and 256 PART/ATTACHMENT items per message (past
+ *   those, a text part without text gives no break either);
  * - body pieces hold whole characters and are cut where the decoder's
  *   buffer fills, so the same message gives the same calls whatever the
  *   chunks it was fed in.

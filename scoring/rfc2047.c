@@ -24,6 +24,9 @@ static void put(struct dec *d, const char *charset, const unsigned char *s, size
 	if (d->len < d->max)
 		d->len += hm_charset_convert(d->cs, charset, s, n, d->out + d->len,
 					     d->max - d->len);
+	/* Nearly full: stop, so that nothing short follows a character cut off. */
+	if (d->len + 4 > d->max)
+		d->max = d->len;
 }
 
 static void word_flush(struct dec *d)

@@ -602,6 +602,43 @@ static void test_long_lines(void **state)
 	free(msg);
 }
 
+/* Count the record's lines starting with prefix. */
+static size_t count_lines(const char *record, const char *prefix)
+{
+	size_t n = 0, pl = strlen(prefix);
+
+	for (const char *p = record; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : p)
+		n += strncmp(p, prefix, pl) == 0;
+	return n;
+}
+
+/*
+ * 2,000 parts: all counted, at most 256 items about them, and a text part
+ * past text_max still ends with its break (no text in between).
+ */
+static void test_many_parts(void **state)
+{
+	struct hm_mime_limits lim = { 20, 4096, 8 };
+	size_t len;
+	char *msg = repeat("Content-Type: multipart/mixed; boundary=b\n\n",
+			   "--b\n\n0123456789\n--b\nContent-Type: image/gif\n\nx\n", 1000, "--b--\n", &len);
+	struct run r;
+
+	(void)state;
+	run_msg(msg, len, 0, &lim, &r);
+	assert_int_equal(r.violations, 0);
+	assert_int_equal(r.st.parts, 2000);
+	assert_true(r.st.truncated);
+	/* PART and ATTACHMENT items share the 256; each reported text part breaks. */
+	assert_int_equal(count_lines(r.record, "P ") + count_lines(r.record, "A "), 256);
+	assert_int_equal(count_lines(r.record, "B "), count_lines(r.record, "P text/plain"));
+	assert_non_null(strstr(r.record, "P text/plain\nB 0123456789\\n\nP image/gif\n"
+				       "A image/gif \nP text/plain\nB 012345678\nP image/gif\n"
+				       "A image/gif \nP text/plain\nB \n"));
+	free(r.record);
+	free(msg);
+}
+
 /* Allocated bytes now (glibc). */
 static size_t heap_used(void)
 {
@@ -797,6 +834,7 @@ int main(void)
 		cmocka_unit_test(test_absurd_nesting),
 		cmocka_unit_test(test_huge_boundary),
 		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_many_parts),
 		cmocka_unit_test(test_big_body_bounded),
 		cmocka_unit_test(test_qp_split_everywhere),
 		cmocka_unit_test(test_url_host),

@@ -57,31 +57,38 @@ static const struct {
 	{ "Yacute", 0xdd }, { "THORN", 0xde },
 };
 
+/* Is tag (len bytes) name? */
+static bool eq(const char *tag, size_t len, const char *name)
+{
+	return strlen(name) == len && memcmp(tag, name, len) == 0;
+}
+
 /*
  * Elements that break the text flow: a newline keeps their words apart.
- * Listed by length, as one string each, so a tag is compared only with the
- * names of its length (this runs for every tag of every HTML part).
+ * Sorted by first letter, so a tag is compared with a few names only (this
+ * runs for every tag of every HTML part).
  */
-static const char *const blocks_by_len[] = {
-	NULL, "p", "br tr td th li ul ol h1 h2 h3 h4 h5 h6 hr dt dd dl", "div pre nav",
-	"form body html head main", "table title tbody thead aside", "center option header footer",
-	"section article caption address", NULL, NULL, "blockquote",
-};
-
-static bool is_block(const char *tag, size_t len)
+static bool is_block(const char *t, size_t n)
 {
-	const char *names;
-
-	if (len >= sizeof(blocks_by_len) / sizeof(blocks_by_len[0]) ||
-	    (names = blocks_by_len[len]) == NULL)
-		return false;
-	for (; *names != '\0'; names += len + (names[len] == ' ')) {
-		if (memcmp(names, tag, len) == 0)
-			return true;
-		if (names[len] == '\0')
-			break;
+	switch (t[0]) {
+	case 'a': return eq(t, n, "address") || eq(t, n, "article") || eq(t, n, "aside");
+	case 'b': return eq(t, n, "br") || eq(t, n, "body") || eq(t, n, "blockquote");
+	case 'c': return eq(t, n, "center") || eq(t, n, "caption");
+	case 'd': return n == 2 ? t[1] == 't' || t[1] == 'd' || t[1] == 'l' : eq(t, n, "div");
+	case 'f': return eq(t, n, "form") || eq(t, n, "footer");
+	case 'h': return n == 2 ? (t[1] >= '1' && t[1] <= '6') || t[1] == 'r' :
+		  eq(t, n, "html") || eq(t, n, "head") || eq(t, n, "header");
+	case 'l': return eq(t, n, "li");
+	case 'm': return eq(t, n, "main");
+	case 'n': return eq(t, n, "nav");
+	case 'o': return eq(t, n, "ol") || eq(t, n, "option");
+	case 'p': return n == 1 || eq(t, n, "pre");
+	case 's': return eq(t, n, "section");
+	case 't': return n == 2 ? t[1] == 'r' || t[1] == 'd' || t[1] == 'h' :
+		  eq(t, n, "table") || eq(t, n, "title") || eq(t, n, "tbody") || eq(t, n, "thead");
+	case 'u': return eq(t, n, "ul");
+	default: return false;
 	}
-	return false;
 }
 
 /* The attributes whose value is a URL: href, src, action, background. */
@@ -162,7 +169,11 @@ static int entity(const char *name, size_t n, char *out)
 		return -1;
 	memcpy(nm, name, n);
 	nm[n] = '\0';
-	/* The tables are scanned by first letter: this runs for every reference. */
+	/* The common ones first, then the tables by first letter. */
+	if (n == 3 && memcmp(nm, "amp", 3) == 0)
+		return (int)hm_utf8_put('&', out);
+	if (n == 4 && memcmp(nm, "nbsp", 4) == 0)
+		return (int)hm_utf8_put(' ', out);
 	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
 		if (named[i].name[0] == nm[0] && strcmp(nm, named[i].name) == 0)
 			return named[i].cp == 0 ? 0 : (int)hm_utf8_put(named[i].cp, out);

@@ -190,6 +190,8 @@ static uint64_t run(const struct hm_mime_limits *lim, const uint8_t *msg, size_t
 	return c.hash;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct hm_mime_limits limits[4] = {

@@ -10,6 +10,8 @@
 #include "scoring/rfc2047.h"
 #include "scoring/xfer.h"
 
+#define WORD_MAX 1024			/* encoded text of one word (RFC 2047: 75) */
+
 struct dec {
 	struct hm_charset *cs;
 	char *out;
@@ -90,7 +92,13 @@ static size_t parse_word(const char *s, size_t n, char *charset, char *enc,
 	if ((*enc != 'b' && *enc != 'q') || s[i + 2] != '?')
 		return 0;
 	i += 3;
-	/* The text runs to "?=" and holds no line break. */
+	/*
+	 * The text runs to "?=" and holds no line break.  Looked for within
+	 * WORD_MAX bytes only: a header full of "=?x?q?" openings without an
+	 * end would otherwise cost the square of its length.
+	 */
+	if (n > i + WORD_MAX)
+		n = i + WORD_MAX;
 	for (end = s + i; end + 1 < s + n; end++) {
 		if (*end == '\r' || *end == '\n')
 			return 0;
@@ -136,7 +144,7 @@ size_t hm_rfc2047_decode(struct hm_charset *cs, const char *in, size_t n, char *
 			raw(&d, in + textstart, i - textstart);
 		}
 		if (tlen > sizeof(buf))
-			tlen = sizeof(buf);
+			tlen = sizeof(buf);	/* 768 bytes of B or Q: up to 768 decoded */
 		if (enc == 'b') {
 			struct hm_b64 b;
 			bool bad = false;

@@ -602,6 +602,41 @@ static void test_long_lines(void **state)
 	free(msg);
 }
 
+/*
+ * Hostile header values stay linear: a megabyte of encoded-word openings
+ * without an end, of unterminated comments and quotes.
+ */
+static void test_hostile_headers(void **state)
+{
+	size_t len;
+	char *subj = repeat("", "=?a?q?x ", 130000, "", &len);
+	char *ct = repeat("multipart/mixed; a=\"b\"; ", "(((x; ", 100000, "boundary=zz", &len);
+	char *from = repeat("", "\"a\\\" (b <c@d>, ", 60000, "", &len);
+	struct hm_test_events e;
+	struct hm_text_sink sink;
+	struct hm_mime *m;
+
+	(void)state;
+	hm_test_events_init(&e);
+	sink = hm_test_sink(&e);
+	m = hm_mime_begin(&default_limits, &sink);
+	assert_non_null(m);
+	assert_int_equal(hm_mime_header(m, "Subject", subj), 0);
+	assert_int_equal(hm_mime_header(m, "Content-Type", ct), 0);
+	assert_int_equal(hm_mime_header(m, "From", from), 0);
+	assert_int_equal(hm_mime_eoh(m), 0);
+	assert_int_equal(hm_mime_body(m, (const unsigned char *)"body\n", 5), 0);
+	assert_int_equal(hm_mime_finish(m), 0);
+	hm_mime_free(&m);
+	assert_int_equal(e.violations, 0);
+	assert_true(e.header_bytes <= default_limits.header_text_max);
+	assert_true(strncmp(e.s, "S ", 2) == 0);
+	hm_test_events_free(&e);
+	free(subj);
+	free(ct);
+	free(from);
+}
+
 /* Count the record's lines starting with prefix. */
 static size_t count_lines(const char *record, const char *prefix)
 {
@@ -835,6 +870,7 @@ int main(void)
 		cmocka_unit_test(test_huge_boundary),
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_many_parts),
+		cmocka_unit_test(test_hostile_headers),
 		cmocka_unit_test(test_big_body_bounded),
 		cmocka_unit_test(test_qp_split_everywhere),
 		cmocka_unit_test(test_url_host),

@@ -32,6 +32,12 @@
 #define PARTS_EMIT_MAX 256		/* PART/ATTACHMENT items emitted per message */
 #define DEPTH_HARD_MAX 64		/* whatever the limits say */
 #define HDR_DECODE_MAX 4096		/* one decoded header text */
+/*
+ * Decoded bytes read from text parts per message: HTML that is all markup
+ * (or text that is all blanks or NULs) gives no text to reach text_max,
+ * and would otherwise be parsed to the end of a 50 MB message.
+ */
+#define DECODED_MAX (1u << 20)
 
 enum mode { M_HEADERS, M_TEXT, M_SKIP };
 
@@ -82,6 +88,7 @@ struct hm_mime {
 	char out[OUT_CHUNK];
 	size_t outlen;
 	size_t text_used, header_used;
+	size_t decoded;			/* bytes out of transfer decoding, all text parts */
 	unsigned hosts, emitted;
 
 	unsigned char dec[LINE_MAX_ + 40];	/* room for hm_qp_decode */
@@ -512,6 +519,8 @@ static void text_segment(struct hm_mime *m, const unsigned char *s, size_t n, bo
 	size_t k;
 	bool bad = false;
 
+	if (m->decoded > DECODED_MAX)
+		m->st.truncated = true;
 	if (m->st.truncated) {
 		text_end(m);		/* what was decoded goes out; the rest is skipped */
 		return;
@@ -526,11 +535,13 @@ static void text_segment(struct hm_mime *m, const unsigned char *s, size_t n, bo
 		hm_charset_feed(&m->cs, m->dec, k);
 		break;
 	default:
+		k = n + eol;
 		hm_charset_feed(&m->cs, s, n);
 		if (eol)
 			hm_charset_feed(&m->cs, (const unsigned char *)"\n", 1);
 		break;
 	}
+	m->decoded += k;
 	if (bad)
 		m->st.malformed = true;
 }

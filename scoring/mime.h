@@ -14,8 +14,10 @@
  * found.
  *
  * Bounded: at most limits.text_max bytes of body text and
- * limits.header_text_max bytes of header text are emitted per message, and
- * parts nested deeper than limits.depth_max are treated as opaque.  Malformed
+ * limits.header_text_max bytes of header text are emitted per message, at
+ * most 1 MiB of text parts is decoded (markup without text reaches no
+ * text_max), and parts nested deeper than limits.depth_max are treated as
+ * opaque.  Malformed
  * input (a missing boundary, broken base64, an unknown charset, 8-bit bytes
  * where 7-bit was promised, NULs) degrades: the decoder emits what it can and
  * notes the anomaly in its stats; it never fails a message for its content.

@@ -637,6 +637,27 @@ static void test_hostile_headers(void **state)
 	free(from);
 }
 
+/* HTML that is all markup is not parsed to its end: decoding stops at 1 MiB. */
+static void test_markup_bounded(void **state)
+{
+	size_t len;
+	char *msg = repeat("Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+			   "Content-Type: text/html\n\n", "<b></b><!-- x --><i\n>", 100000,
+			   "\n--b\nContent-Type: text/plain\n\nafter\n--b\n"
+			   "Content-Type: image/png\n\n--b--\n", &len);
+	struct run r;
+
+	(void)state;
+	run_msg(msg, len, 65536, &default_limits, &r);
+	assert_int_equal(r.violations, 0);
+	assert_true(r.st.truncated);
+	assert_int_equal(r.st.parts, 3);
+	assert_null(strstr(r.record, "after"));
+	assert_non_null(strstr(r.record, "P image/png\nA image/png \n"));
+	free(r.record);
+	free(msg);
+}
+
 /* Count the record's lines starting with prefix. */
 static size_t count_lines(const char *record, const char *prefix)
 {
@@ -871,6 +892,7 @@ int main(void)
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_many_parts),
 		cmocka_unit_test(test_hostile_headers),
+		cmocka_unit_test(test_markup_bounded),
 		cmocka_unit_test(test_big_body_bounded),
 		cmocka_unit_test(test_qp_split_everywhere),
 		cmocka_unit_test(test_url_host),

@@ -4,9 +4,10 @@
  *
  * Each decoder keeps its partial state (a base64 quantum, an "=" or "=X"
  * of quoted-printable) in a small struct, so input may be cut anywhere.
- * The caller gives an output buffer at least as long as the input plus one;
- * decoding never grows the data except for the newline quoted-printable
- * puts back at the end of a hard line.  Bad input is decoded leniently
+ * The caller gives an output buffer as each function says: decoding never
+ * grows the data, except that quoted-printable puts back the newline of a
+ * hard line break and the blanks it held back at the end of the previous
+ * piece (they are padding if the line ends there).  Bad input is decoded leniently
  * (characters outside the alphabet skipped, a stray "=" kept as it is) and
  * reported through *bad; nothing fails.  No allocation.
  */
@@ -43,7 +44,7 @@ void hm_qp_init(struct hm_qp *q);
  */
 size_t hm_qp_decode(struct hm_qp *q, const unsigned char *in, size_t n, bool eol,
 		    unsigned char *out, bool *bad);
-/* End of data: what is pending goes out as it was (room for 2 bytes). */
+/* End of data: what is pending goes out as it was (room for 34 bytes). */
 size_t hm_qp_finish(struct hm_qp *q, unsigned char *out);
 
 /* RFC 2047 "Q": "_" is a space, "=XX" a byte; n bytes in, at most n out. */

@@ -7,9 +7,9 @@
  * The caller gives an output buffer as each function says: decoding never
  * grows the data, except that quoted-printable puts back the newline of a
  * hard line break and the blanks it held back at the end of the previous
- * piece (they are padding if the line ends there).  Bad input is decoded leniently
- * (characters outside the alphabet skipped, a stray "=" kept as it is) and
- * reported through *bad; nothing fails.  No allocation.
+ * piece (they are padding if the line ends there).  Bad input is decoded
+ * leniently (characters outside the alphabet skipped, a stray "=" kept as
+ * it is) and reported through *bad; nothing fails.  No allocation.
  */
 #ifndef HM_XFER_H
 #define HM_XFER_H

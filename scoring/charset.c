@@ -411,6 +411,15 @@ void hm_charset_start(struct hm_charset *cs, const char *name)
 
 void hm_charset_feed(struct hm_charset *cs, const unsigned char *s, size_t n)
 {
+	/*
+	 * iconv costs a call per piece whatever its size, and pieces are lines:
+	 * its input is gathered and converted a buffer at a time.
+	 */
+	if (cs->kind == HM_CS_ICONV && n < sizeof(cs->in) - cs->inlen) {
+		memcpy(cs->in + cs->inlen, s, n);
+		cs->inlen += n;
+		return;
+	}
 	while (n > 0) {
 		size_t used, take;
 

@@ -658,6 +658,30 @@ static void test_markup_bounded(void **state)
 	free(msg);
 }
 
+/*
+ * A long Shift_JIS text: iconv gets it a buffer at a time, and the two-byte
+ * characters cut by the buffer's end come out whole.
+ */
+static void test_iconv_long(void **state)
+{
+	size_t len, wlen;
+	char *msg = repeat("Content-Type: text/plain; charset=shift_jis\n\nx", "\x93\xfa\x96\x7b", 3001,
+			   "\n", &len);
+	char *want = repeat("B x", "\xe6\x97\xa5\xe6\x9c\xac", 3001, "\\n\n", &wlen);
+	struct run r;
+
+	(void)state;
+	for (size_t chunk = 0; chunk < 5000; chunk = chunk * 3 + 1) {
+		run_msg(msg, len, chunk, &default_limits, &r);
+		assert_int_equal(r.violations, 0);
+		if (strstr(r.record, want) == NULL)
+			fail_msg("chunks of %zu: the text differs", chunk);
+		free(r.record);
+	}
+	free(msg);
+	free(want);
+}
+
 /* Count the record's lines starting with prefix. */
 static size_t count_lines(const char *record, const char *prefix)
 {
@@ -893,6 +917,7 @@ int main(void)
 		cmocka_unit_test(test_many_parts),
 		cmocka_unit_test(test_hostile_headers),
 		cmocka_unit_test(test_markup_bounded),
+		cmocka_unit_test(test_iconv_long),
 		cmocka_unit_test(test_big_body_bounded),
 		cmocka_unit_test(test_qp_split_everywhere),
 		cmocka_unit_test(test_url_host),

@@ -47,15 +47,15 @@
 SENDMAIL_BIN=$SENDMAIL_ROOT/usr/libexec/sendmail/sendmail
 SENDMAIL_CF=$SENDMAIL_ROOT/usr/share/sendmail/cf
 
-# _sm_ns COMMAND...: COMMAND in the instance's namespaces (after sm_create).
-_sm_ns() {
-	unshare --mount --uts --propagation private sh -c '
-		d=$1; shift
-		mount --bind "$d/hosts" /etc/hosts &&
-		mount --bind "$d/resolv.conf" /etc/resolv.conf &&
-		hostname mx.example.net || exit 71
-		exec "$@"' sm-ns "$SM_DIR" "$@"
-}
+# unshare ... sh -c "$_SM_NS" sm-ns "$SM_DIR" COMMAND...: COMMAND in the
+# instance's namespaces (after sm_create).  Called as a simple command, so
+# that with "&" the PID in $! is COMMAND's (unshare and sh exec it).
+# shellcheck disable=SC2016 # expanded by that sh, not here
+_SM_NS='d=$1; shift
+mount --bind "$d/hosts" /etc/hosts &&
+mount --bind "$d/resolv.conf" /etc/resolv.conf &&
+hostname mx.example.net || exit 71
+exec "$@"'
 
 sm_unavailable() {
 	if [ "$(id -u)" != 0 ]; then
@@ -127,7 +127,7 @@ define(\`confDEAD_LETTER_DROP', \`$SM_DIR/dead.letter')dnl
 define(\`confSERVICE_SWITCH_FILE', \`$SM_DIR/service.switch')dnl
 define(\`confHOSTS_FILE', \`$SM_DIR/hosts')dnl
 define(\`confDONT_PROBE_INTERFACES', \`True')dnl
-define(\`confDONT_BLAME_SENDMAIL', \`MapInUnsafeDirPath')dnl
+define(\`confDONT_BLAME_SENDMAIL', \`TrustStickyBit')dnl
 define(\`confTO_IDENT', \`0')dnl
 define(\`confQUEUE_LA', \`999')dnl
 define(\`confREFUSE_LA', \`999')dnl
@@ -144,7 +144,8 @@ EOF
 	fi
 	# newaliases: the alias map must exist, or every message waits in the
 	# queue ("alias database unavailable").
-	if ! _sm_ns "$SENDMAIL_BIN" -C "$SM_DIR/sendmail.cf" -bi \
+	if ! unshare --mount --uts --propagation private sh -c "$_SM_NS" sm-ns "$SM_DIR" \
+		"$SENDMAIL_BIN" -C "$SM_DIR/sendmail.cf" -bi \
 		</dev/null > "$SM_DIR/newaliases.out" 2>&1 || [ ! -f "$SM_DIR/aliases.db" ]; then
 		echo "sendmail -bi:"; cat "$SM_DIR/newaliases.out"
 		return 1
@@ -160,15 +161,23 @@ s.sendall(b"QUIT\r\n")
 sys.exit(0 if ok else 1)' "$1"
 }
 
+_sm_ours() {
+	[ "$(sed -n 1p "$SM_DIR/sendmail.pid" 2>/dev/null)" = "$SM_PID" ]
+}
+
 sm_start() {
+	rm -f "$SM_DIR/sendmail.pid"
 	# In the foreground (-bD): the PID is the daemon's, nothing forks away.
 	# stdin/stdout/stderr to files, never the harness's pipe.
-	_sm_ns "$SENDMAIL_BIN" -C "$SM_DIR/sendmail.cf" -bD -X "$SM_DIR/transcript" \
+	unshare --mount --uts --propagation private sh -c "$_SM_NS" sm-ns "$SM_DIR" \
+		"$SENDMAIL_BIN" -C "$SM_DIR/sendmail.cf" -bD -X "$SM_DIR/transcript" \
 		</dev/null >>"$SM_DIR/sendmail.out" 2>&1 &
 	SM_PID=$!
 	track "$SM_PID"
-	wait_for _sm_listening "$SM_PORT" && return 0
-	echo "sendmail on port $SM_PORT does not answer"
+	# Ours answers, not a leftover on the same port: the daemon wrote
+	# its PID once it had bound its socket.
+	wait_for _sm_ours && wait_for _sm_listening "$SM_PORT" && return 0
+	echo "sendmail $SM_PID on port $SM_PORT does not answer"
 	cat "$SM_DIR/sendmail.out"
 	return 1
 }

@@ -15,6 +15,8 @@ Output (stdout), one "key=value ..." line per message, then for --count a
 summary line:
     reply=250 text="2.0.0 Ok: queued as 4XyZ" queue_id=4XyZ
     timing n=40 min_ms=0.91 p50_ms=1.20 p90_ms=1.64 max_ms=2.10
+The queue id is read from Postfix's reply as above and from Sendmail's
+("2.0.0 6B60aTdD020061 Message accepted for delivery"); "-" otherwise.
 Any refusal prints the stage and the reply instead:
     refused stage=MAIL reply=451 text="4.7.1 Service unavailable"
 
@@ -109,6 +111,13 @@ def transaction(s, sender, rcpts, data):
     return code, text, elapsed
 
 
+def queue_id(text):
+    """The queue id in a 250 reply to end of DATA, or "-"."""
+    m = (re.search(r"queued as (\S+)", text) or
+         re.match(r"\d\.\d+\.\d+ (\S+) Message accepted", text))
+    return m.group(1) if m else "-"
+
+
 def percentile(sorted_values, p):
     """Nearest-rank percentile of an ascending list."""
     k = max(1, math.ceil(p / 100.0 * len(sorted_values)))
@@ -141,8 +150,7 @@ def main():
         runs = args.warmup + args.count if args.count > 0 else 1
         for i in range(runs):
             code, text, elapsed = transaction(s, args.sender, args.rcpts, data)
-            m = re.search(r"queued as (\S+)", text)
-            print('reply=%d text="%s" queue_id=%s' % (code, text, m.group(1) if m else "-"))
+            print('reply=%d text="%s" queue_id=%s' % (code, text, queue_id(text)))
             if args.count > 0 and i >= args.warmup:
                 samples.append(elapsed * 1000.0)
         s.close()

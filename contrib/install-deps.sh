@@ -17,9 +17,11 @@ TEST_PKGS="libcmocka-dev redis-server postfix python3 python3-dnspython
 # Sendmail cannot be installed beside Postfix (both are a
 # mail-transport-agent), so its packages are only unpacked, never
 # installed: binary and m4 macros under SENDMAIL_ROOT, which the test runs
-# with a private configuration.  What it needs to run is installed.
+# with a private configuration.  What it needs to run is installed, and
+# what its SMTP AUTH needs (SASL PLAIN and sasldb plugins, saslpasswd2).
 SENDMAIL_PKGS="sendmail-bin sendmail-base sendmail-cf"
-SENDMAIL_TEST_PKGS="m4 libdb5.3 libldap-2.5-0 libnsl2 libsasl2-2 libssl3 libwrap0"
+SENDMAIL_TEST_PKGS="m4 libdb5.3 libldap-2.5-0 libnsl2 libsasl2-2 libssl3 libwrap0
+	libsasl2-modules libsasl2-modules-db sasl2-bin"
 : "${SENDMAIL_ROOT:=/var/cache/hosterra-milter-test/sendmail}"
 
 pkgs=$BUILD_PKGS

@@ -54,6 +54,9 @@ SENDMAIL_CF=$SENDMAIL_ROOT/usr/share/sendmail/cf
 _SM_NS='d=$1; shift
 mount --bind "$d/hosts" /etc/hosts &&
 mount --bind "$d/resolv.conf" /etc/resolv.conf &&
+for c in /etc/sasl2 /etc/sasl /usr/lib/sasl2; do
+	[ ! -d $c ] || mount --bind "$d/sasl2" $c || exit 71
+done
 hostname mx.example.net || exit 71
 exec "$@"'
 
@@ -86,6 +89,13 @@ sm_create() {
 	printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "$SM_DIR/resolv.conf" || return 1
 	printf 'hosts files\naliases files\n' > "$SM_DIR/service.switch" || return 1
 	printf 'postmaster: root\nMAILER-DAEMON: postmaster\n' > "$SM_DIR/aliases" || return 1
+	# SMTP AUTH (Cyrus SASL, application "Sendmail"): users in a sasldb
+	# of the instance's (sm_add_user); the namespace shows this directory
+	# in place of each of libsasl2's configuration directories that exist
+	# (Debian: /usr/lib/sasl2 always), where it looks for Sendmail.conf.
+	mkdir -p "$SM_DIR/sasl2" || return 1
+	printf 'pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: %s\nmech_list: PLAIN\n' \
+		"$SM_DIR/sasl2/sasldb2" > "$SM_DIR/sasl2/Sendmail.conf" || return 1
 	# The local mailer: one call per recipient (no "m" flag), the message
 	# on stdin, written whole before it appears in new/.
 	cat > "$SM_DIR/deliver" <<EOF || return 1
@@ -129,6 +139,8 @@ define(\`confHOSTS_FILE', \`$SM_DIR/hosts')dnl
 define(\`confDONT_PROBE_INTERFACES', \`True')dnl
 define(\`confDONT_BLAME_SENDMAIL', \`TrustStickyBit')dnl
 define(\`confTO_IDENT', \`0')dnl
+define(\`confAUTH_MECHANISMS', \`PLAIN')dnl
+TRUST_AUTH_MECH(\`PLAIN')dnl
 define(\`confQUEUE_LA', \`999')dnl
 define(\`confREFUSE_LA', \`999')dnl
 DAEMON_OPTIONS(\`Port=$SM_PORT, Addr=127.0.0.1, Name=MTA')dnl
@@ -150,6 +162,24 @@ EOF
 		echo "sendmail -bi:"; cat "$SM_DIR/newaliases.out"
 		return 1
 	fi
+}
+
+sm_auth_unavailable() {
+	if [ ! -d /usr/lib/sasl2 ]; then
+		echo "no /usr/lib/sasl2 (Debian: libsasl2-2) to show Sendmail.conf at"
+	elif ! command -v saslpasswd2 >/dev/null; then
+		echo "no saslpasswd2 (Debian: sasl2-bin) to make the sasldb"
+	elif ! ls /usr/lib/*/sasl2/libplain.so* /usr/lib/*/sasl2/libsasldb.so* >/dev/null 2>&1; then
+		echo "no SASL PLAIN or sasldb plugin (Debian: libsasl2-modules, libsasl2-modules-db)"
+	else
+		return 1
+	fi
+	return 0
+}
+
+sm_add_user() {
+	printf '%s' "$2" | saslpasswd2 -f "$SM_DIR/sasl2/sasldb2" -p -c -u mx.example.net \
+		-a Sendmail "$1"
 }
 
 _sm_listening() {

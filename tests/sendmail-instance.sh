@@ -14,6 +14,7 @@
 # small script (FEATURE(local_procmail) with our own path) that stores each
 # message for NAME at a local domain in $SM_MAIL/NAME/new/.  Local domains
 # are example.com, example.org and example.net, so even a bounce stays here.
+# SMTP AUTH (PLAIN) checks users against a sasldb of the instance's.
 # It listens on 127.0.0.1 only, on a port the test chooses, in the
 # foreground (-bD), and is stopped by PID.
 #
@@ -22,8 +23,8 @@
 # mail domains through the system's resolver.  So it runs in mount and UTS
 # namespaces of its own (unshare): its host name is mx.example.net, it sees
 # the instance's /etc/hosts (127.0.0.1 is localhost and mx.example.net) and
-# an /etc/resolv.conf naming 127.0.0.1, and its service switch resolves
-# hosts from files only.  No lookup leaves loopback and no file of the
+# an /etc/resolv.conf naming 127.0.0.1 and its own SASL configuration
+# directory, and its service switch resolves hosts from files only.  No lookup leaves loopback and no file of the
 # system is written.
 #
 #   sm_unavailable          print why Sendmail cannot run here; status 0 if
@@ -32,6 +33,10 @@
 #                           on 127.0.0.1:PORT
 #   sm_configure [MCFILE]   build sendmail.cf from the base .mc plus MCFILE's
 #                           lines (the milter's), before sm_start
+#   sm_auth_unavailable     print why SMTP AUTH cannot work here; status 0
+#                           if it cannot
+#   sm_add_user USER PASSWORD
+#                           a user who may log in (AUTH PLAIN) with PASSWORD
 #   sm_start / sm_stop      start (and wait until it answers) / stop it
 #   sm_delivered NAME N     wait until NAME's mailbox holds N messages
 #   sm_mailbox NAME         the messages delivered to NAME, a path a line
@@ -52,8 +57,8 @@ SENDMAIL_CF=$SENDMAIL_ROOT/usr/share/sendmail/cf
 # that with "&" the PID in $! is COMMAND's (unshare and sh exec it).
 # shellcheck disable=SC2016 # expanded by that sh, not here
 _SM_NS='d=$1; shift
-mount --bind "$d/hosts" /etc/hosts &&
-mount --bind "$d/resolv.conf" /etc/resolv.conf &&
+mount --bind "$d/hosts" /etc/hosts || exit 71
+mount --bind "$d/resolv.conf" /etc/resolv.conf || exit 71
 for c in /etc/sasl2 /etc/sasl /usr/lib/sasl2; do
 	[ ! -d $c ] || mount --bind "$d/sasl2" $c || exit 71
 done
@@ -111,8 +116,12 @@ EOF
 }
 
 sm_configure() {
-	# The test's scratch directory is under /tmp (world-writable):
-	# Sendmail refuses to build its alias map there unless told.
+	# The local mailer is the instance's script, run as root ("S": no
+	# user to switch to) for any local part ("-w": no passwd lookup).
+	# TrustStickyBit: the scratch directory is under /tmp, world-writable
+	# but sticky, where Sendmail otherwise refuses its alias map and a
+	# milter's unix socket.  No ident lookups, no MSA port, no load
+	# limits (a busy test machine must not make it queue or refuse).
 	{
 		cat <<EOF
 divert(-1)

@@ -13,7 +13,8 @@
 # only to syslog, which may not run) and a mail sink: the local mailer is a
 # small script (FEATURE(local_procmail) with our own path) that stores each
 # message for NAME at a local domain in $SM_MAIL/NAME/new/.  Local domains
-# are example.com, example.org and example.net, so even a bounce stays here.
+# are example.com, example.org and example.net, so even a bounce stays here;
+# mail to bulk@ goes to /dev/null.
 # SMTP AUTH (PLAIN) checks users against a sasldb of the instance's.
 # It listens on 127.0.0.1 only, on a port the test chooses, in the
 # foreground (-bD), and is stopped by PID.
@@ -31,6 +32,9 @@
 #                           it cannot (the caller skips), 1 if it can
 #   sm_create DIR PORT      write the instance's files under DIR, listening
 #                           on 127.0.0.1:PORT
+#   sm_add_listener PORT NAME [OPTIONS]
+#                           one more smtpd on 127.0.0.1:PORT, with more
+#                           DaemonPortOptions (InputMailFilters=...)
 #   sm_configure [MCFILE]   build sendmail.cf from the base .mc plus MCFILE's
 #                           lines (the milter's), before sm_start
 #   sm_auth_unavailable     print why SMTP AUTH cannot work here; status 0
@@ -85,6 +89,7 @@ sm_unavailable() {
 
 sm_create() {
 	SM_DIR=$1 SM_PORT=$2
+	SM_LISTENERS="dnl"
 	SM_MAIL=$SM_DIR/mail
 	mkdir -p "$SM_DIR/queue" "$SM_MAIL" || return 1
 	: > "$SM_DIR/sendmail.out" || return 1
@@ -93,7 +98,9 @@ sm_create() {
 		> "$SM_DIR/hosts" || return 1
 	printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "$SM_DIR/resolv.conf" || return 1
 	printf 'hosts files\naliases files\n' > "$SM_DIR/service.switch" || return 1
-	printf 'postmaster: root\nMAILER-DAEMON: postmaster\n' > "$SM_DIR/aliases" || return 1
+	# bulk: timed messages, thrown away (Sendmail's file mailer).
+	printf 'postmaster: root\nMAILER-DAEMON: postmaster\nbulk: /dev/null\n' \
+		> "$SM_DIR/aliases" || return 1
 	# SMTP AUTH (Cyrus SASL, application "Sendmail"): users in a sasldb
 	# of the instance's (sm_add_user); the namespace shows this directory
 	# in place of each of libsasl2's configuration directories that exist
@@ -153,6 +160,7 @@ TRUST_AUTH_MECH(\`PLAIN')dnl
 define(\`confQUEUE_LA', \`999')dnl
 define(\`confREFUSE_LA', \`999')dnl
 DAEMON_OPTIONS(\`Port=$SM_PORT, Addr=127.0.0.1, Name=MTA')dnl
+$SM_LISTENERS
 LOCAL_DOMAIN(\`example.com example.org example.net')dnl
 EOF
 		[ $# -gt 0 ] && cat "$1"
@@ -171,6 +179,11 @@ EOF
 		echo "sendmail -bi:"; cat "$SM_DIR/newaliases.out"
 		return 1
 	fi
+}
+
+sm_add_listener() {
+	SM_LISTENERS="$SM_LISTENERS
+DAEMON_OPTIONS(\`Port=$1, Addr=127.0.0.1, Name=$2${3:+, }${3:-}')dnl"
 }
 
 sm_auth_unavailable() {

@@ -96,7 +96,7 @@ void store_set_down(struct hm_store *s, const char *why);
 void store_set_up(struct hm_store *s);
 bool store_target_is_primary(struct hm_store *s);
 int store_target_use_primary(struct hm_store *s, char *err, size_t errlen);
-void store_target_use_replica(struct hm_store *s);
+void store_target_use_replica(struct hm_store *s, bool answers);
 void store_target_switched(void *arg, const char *host, int port);
 redisContext *store_connect_to(struct hm_store *s, bool configured, char *err, size_t errlen);
 redisContext *store_dial(struct hm_store *s, char *err, size_t errlen);

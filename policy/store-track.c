@@ -154,7 +154,7 @@ static bool should_move(struct hm_store *s, char *err, size_t errlen)
 	if (c && (r = redisCommand(c, "PING")) && r->type == REDIS_REPLY_STATUS) {
 		freeReplyObject(r);
 		redisFree(c);
-		store_target_use_replica(s);
+		store_target_use_replica(s, true);
 		snprintf(err, errlen, "the replica is back");
 		return true;
 	}
@@ -252,8 +252,11 @@ void *store_sub_main(void *arg)
 		 * the replica, the primary the sentinels name now.
 		 */
 		if (r == -1 && s->sentinel && store_target_is_primary(s)) {
-			store_target_use_replica(s);
+			store_target_use_replica(s, false);
 			r = sub_connect(s, &c, &id, err, sizeof(err));
+			if (r == 0)
+				hm_log(HM_LOG_NOTICE, "redis %s answers: reading from it again",
+					s->where);
 		}
 		if (r == -1 && s->sentinel) {
 			char why[256];

@@ -153,12 +153,14 @@ int store_target_use_primary(struct hm_store *s, char *err, size_t errlen)
 	return 0;
 }
 
-void store_target_use_replica(struct hm_store *s)
+/* Read from the configured server again; say so when it is known to answer. */
+void store_target_use_replica(struct hm_store *s, bool answers)
 {
 	pthread_mutex_lock(&s->target_mtx);
 	s->on_primary = false;
 	pthread_mutex_unlock(&s->target_mtx);
-	hm_log(HM_LOG_NOTICE, "redis %s answers: reading from it again", s->where);
+	if (answers)
+		hm_log(HM_LOG_NOTICE, "redis %s answers: reading from it again", s->where);
 }
 
 /* The sentinels' watcher: a failover while we read from the old primary. */

@@ -2,8 +2,8 @@
 # contrib/install-deps.sh - install the Debian 12 packages hosterra-milter needs
 # to build, and with "--test" also those its test suite runs (Redis, Postfix,
 # the Python modules of the DNS test server and DKIM signer, valgrind, GMime
-# as the MIME decoder's reference), plus an unpacked Sendmail for
-# tests/e2e-sendmail.test.
+# as the MIME decoder's reference, clang with its sanitizer and libFuzzer
+# runtimes), plus an unpacked Sendmail for tests/e2e-sendmail.test.
 # Idempotent: packages already installed are skipped without a network call.
 set -eu
 
@@ -12,7 +12,7 @@ BUILD_PKGS="build-essential autoconf automake pkg-config
 	libhiredis-dev libconfuse-dev libunbound-dev libpcre2-dev publicsuffix"
 TEST_PKGS="libcmocka-dev redis-server postfix python3 python3-dnspython
 	python3-dkim valgrind unbound-host dovecot-core dovecot-sieve dovecot-imapd
-	debhelper lintian rpm cpio libgmime-3.0-dev"
+	debhelper lintian rpm cpio libgmime-3.0-dev clang libclang-rt-14-dev"
 
 # Sendmail cannot be installed beside Postfix (both are a
 # mail-transport-agent), so its packages are only unpacked, never

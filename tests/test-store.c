@@ -989,6 +989,8 @@ static atomic_bool writer_stop;
 static atomic_int conc_errors, conc_failed, edits;
 static char conc_err[256];
 
+static void conc_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void conc_fail(const char *fmt, ...)
 {
 	va_list ap;

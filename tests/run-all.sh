@@ -5,9 +5,9 @@
 #      check": every test;
 #   2. build again in build-asan/ with clang, AddressSanitizer, UBSan and
 #      libFuzzer (--enable-sanitizers --enable-fuzzing) and run "make check"
-#      there: the unit tests and the integration tests that drive the daemon,
-#      under the sanitizers (not the valgrind, package and end-to-end tests),
-#      and every fuzz target for FUZZ_SECONDS (default 8) each;
+#      there: the unit, integration and end-to-end tests under the
+#      sanitizers (not the valgrind tests, nor the package test, which
+#      builds its own), and every fuzz target for FUZZ_SECONDS (default 8);
 # and print the closing line "N passed, N failed" over both.  The CI runs
 # exactly this.  SANITIZERS=no skips the second pass.
 set -eu

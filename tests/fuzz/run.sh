@@ -19,7 +19,7 @@ for prog in "$@"; do
 	log="tests/fuzz/fuzz-$name.out"
 	rm -f tests/fuzz/crash-"$name"-* tests/fuzz/leak-"$name"-* tests/fuzz/timeout-"$name"-*
 	# Found inputs first: libFuzzer adds new ones to the first directory.
-	if "./$prog" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+	if "./$prog" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-artifact_prefix="tests/fuzz/crash-$name-" -print_final_stats=1 \
 		"$found" "$seeds" > "$log" 2>&1; then
 		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")

@@ -772,6 +772,9 @@ static int cmp_errors(const void *a, const void *b)
 
 /* libconfuse's own errors: with unknown options blanked, only syntax is left. */
 static void libconfuse_error(cfg_t *cfg, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void libconfuse_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	unsigned line = cfg && cfg->line > 0 ? (unsigned)cfg->line : 0;

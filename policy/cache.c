@@ -26,7 +26,7 @@ struct entry {
 	uint64_t req_seq;		/* request that read it: later requests win */
 	int64_t fetched_ms;
 	struct entry *prev, *next;	/* newest first */
-	char key[];			/* NUL-terminated */
+	char *key;			/* NUL-terminated, in the entry's own block */
 };
 
 /*
@@ -139,6 +139,7 @@ static void put(struct shard *sh, const char *key, size_t len, enum hm_rv_type t
 	} else {
 		if (!(e = calloc(1, sizeof(*e) + len + 1)))
 			return;		/* not cached: harmless */
+		e->key = (char *)(e + 1);
 		memcpy(e->key, key, len);
 		e->key[len] = '\0';
 		e->keylen = len;

@@ -41,7 +41,7 @@
 #
 #   BENCH_MESSAGES=1000   corpus size
 #   BENCH_SECONDS=5       seconds per row and round
-#   BENCH_ROUNDS=3        rounds
+#   BENCH_ROUNDS=5        rounds
 #   BENCH_CONCURRENCY=8   SMTP sessions at once
 #   BENCH_PER_SESSION=1   messages per SMTP session
 #   BENCH_TMPDIR          where the scratch directory goes (default /dev/shm
@@ -68,7 +68,7 @@ for p in "$BENCH" "$NOOP" "$HM"; do
 done
 MSGS=${BENCH_MESSAGES:-1000}
 SECS=${BENCH_SECONDS:-5}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 CONC=${BENCH_CONCURRENCY:-8}
 PER=${BENCH_PER_SESSION:-1}
 ROWS="postfix noop-nr noop-every milter milter-tcp noop-tcp"
@@ -184,6 +184,7 @@ while [ $r -le "$ROUNDS" ]; do
 	done
 	r=$((r + 1))
 done
+echo "# load after the rounds: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -n "${BENCH_RAW:-}" ] && cat "$T/rounds"
 
 # Did the milter judge every message sent through it, as mail from the

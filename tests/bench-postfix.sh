@@ -199,58 +199,77 @@ for row in milter milter-tcp; do
 done
 
 # The table: per row, the median round by delivered/s and that round's
-# latency; ratios to Postfix alone and to the matching no-op filter; the
-# end-of-DATA latency added at p50 over Postfix alone.
+# latency.  The ratios (to Postfix alone, to the matching no-op filter) and
+# the end-of-DATA latency added at p50 over Postfix alone are the medians
+# of the per-round pairs: the rows of a round ran back to back, so a pair
+# shares the machine's load of the moment.
 awk -v rows="$ROWS" '
-function field(line, key,   m) {
-	if (match(line, " " key "=[^ ]*")) return substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 2) + 0
+function field(line, key) {
+	if (match(line, " " key "=[^ ]*"))
+		return substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 2) + 0
 	return -1
 }
 {
 	row = $1; sub(":", "", row)
-	n[row]++
-	k = n[row]
+	k = ++n[row]
 	dur = field($0, "window_s") + field($0, "drain_s")
 	rate[row, k] = dur > 0 ? field($0, "delivered") / dur : 0
 	p50[row, k] = field($0, "p50_ms"); p99[row, k] = field($0, "p99_ms")
 	fcpu[row, k] = field($0, "filter_cpu_us"); ccpu[row, k] = field($0, "client_cpu_us")
 	bad[row] += field($0, "errors") + field($0, "tempfail") + field($0, "reject") + \
 		field($0, "queue_left") + (field($0, "accepted") - field($0, "delivered"))
-	drain[row] = field($0, "drain_s") > drain[row] ? field($0, "drain_s") : drain[row]
 }
-function median(row,   i, j, t, idx, cnt) {
-	cnt = n[row]
-	for (i = 1; i <= cnt; i++) idx[i] = i
+# median of v[1..cnt] (sorted in place); the lower middle for an even count
+function median(v, cnt,   i, j, t) {
 	for (i = 1; i <= cnt; i++)
 		for (j = i + 1; j <= cnt; j++)
-			if (rate[row, idx[j]] < rate[row, idx[i]]) { t = idx[i]; idx[i] = idx[j]; idx[j] = t }
-	lo[row] = rate[row, idx[1]]; hi[row] = rate[row, idx[cnt]]
-	return idx[int((cnt + 1) / 2)]
+			if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+	return v[int((cnt + 1) / 2)]
+}
+# the round of ROW with the median delivered/s; sets lo[] and hi[]
+function median_round(row,   i, v, cnt) {
+	cnt = n[row]
+	for (i = 1; i <= cnt; i++) v[i] = rate[row, i]
+	m = median(v, cnt)
+	lo[row] = v[1]; hi[row] = v[cnt]
+	for (i = 1; i <= cnt; i++) if (rate[row, i] == m) return i
+}
+# median over the rounds of ROW / REF delivered/s
+function ratio(row, ref,   i, v, cnt) {
+	cnt = n[row] < n[ref] ? n[row] : n[ref]
+	for (i = 1; i <= cnt; i++) v[i] = rate[ref, i] > 0 ? rate[row, i] / rate[ref, i] : 0
+	return median(v, cnt)
+}
+# median over the rounds of ROW p50 - postfix p50
+function added(row,   i, v, cnt) {
+	cnt = n[row] < n["postfix"] ? n[row] : n["postfix"]
+	for (i = 1; i <= cnt; i++) v[i] = p50[row, i] - p50["postfix", i]
+	return median(v, cnt)
 }
 END {
 	nr = split(rows, order, " ")
-	for (i = 1; i <= nr; i++) if (n[order[i]]) m[order[i]] = median(order[i])
+	for (i = 1; i <= nr; i++) if (n[order[i]]) mr[order[i]] = median_round(order[i])
 	ref["milter"] = "noop-nr"; ref["milter-tcp"] = "noop-tcp"
-	base = rate["postfix", m["postfix"]]; bp50 = p50["postfix", m["postfix"]]
-	printf "%-11s %8s %13s %8s %8s %8s %15s %8s %7s\n", "row", "msg/s", "(rounds)", "p50 ms", "p99 ms", \
-		"+p50 ms", "vs postfix", "vs no-op", "filter"
+	printf "%-11s %8s %13s %8s %8s %8s %11s %9s %7s\n", "row", "msg/s", "(rounds)", "p50 ms", \
+		"p99 ms", "+p50 ms", "vs postfix", "vs no-op", "filter"
 	for (i = 1; i <= nr; i++) {
 		r = order[i]
 		if (!n[r]) continue
-		k = m[r]
+		k = mr[r]
 		vs = "-"
 		if (r in ref && n[ref[r]])
-			vs = sprintf("%.0f%%", 100 * rate[r, k] / rate[ref[r], m[ref[r]]])
-		printf "%-11s %8.0f %13s %8.2f %8.2f %8s %15s %8s %7s\n", r, rate[r, k], \
+			vs = sprintf("%.0f%%", 100 * ratio(r, ref[r]))
+		printf "%-11s %8.0f %13s %8.2f %8.2f %8s %11s %9s %7s\n", r, rate[r, k], \
 			sprintf("(%.0f-%.0f)", lo[r], hi[r]), p50[r, k], p99[r, k], \
-			(r == "postfix" ? "-" : sprintf("%+.2f", p50[r, k] - bp50)), \
-			sprintf("%.0f%%", (base > 0 ? 100 * rate[r, k] / base : 0)), vs, \
+			(r == "postfix" || !n["postfix"] ? "-" : sprintf("%+.2f", added(r))), \
+			(n["postfix"] ? sprintf("%.0f%%", 100 * ratio(r, "postfix")) : "-"), vs, \
 			(fcpu[r, k] >= 0 ? sprintf("%.0fus", fcpu[r, k]) : "-")
 	}
-	printf "# msg/s: delivered per second (median round; lowest-highest round in brackets);\n"
-	printf "# p50/p99: end of DATA -> 250; +p50: added over postfix alone; filter: its CPU per message\n"
+	printf "# msg/s: delivered per second, median round (lowest-highest round); p50, p99: end of\n"
+	printf "# DATA -> 250 in that round; +p50 and the ratios: medians of the per-round pairs;\n"
+	printf "# filter: its CPU per message\n"
 	cc = 0
-	for (i = 1; i <= nr; i++) { r = order[i]; if (n[r] && ccpu[r, m[r]] > cc) cc = ccpu[r, m[r]] }
+	for (i = 1; i <= nr; i++) { r = order[i]; if (n[r] && ccpu[r, mr[r]] > cc) cc = ccpu[r, mr[r]] }
 	printf "# load generator CPU: at most %.0f us per message\n", cc
 	for (i = 1; i <= nr; i++)
 		if (bad[order[i]] > 0)
@@ -259,7 +278,7 @@ END {
 	for (j = 1; j <= 8; j += 4) {
 		r = tg[j]; o = tg[j + 1]
 		if (!n[r] || !n[o] || !n["postfix"]) continue
-		pct = 100 * rate[r, m[r]] / rate[o, m[o]]; add = p50[r, m[r]] - bp50
+		pct = 100 * ratio(r, o); add = added(r)
 		printf "# target %-10s >= %d%% of %-8s: %3.0f%% %-4s  < %d ms added at p50: %+.2f ms %s\n", \
 			r, tg[j + 2], o, pct, (pct >= tg[j + 2] ? "met" : "MISS"), tg[j + 3], add, \
 			(add < tg[j + 3] ? "met" : "MISS")

@@ -414,6 +414,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 
 	if (conn == NULL || conn->msg == NULL)
 		return internal_error(ctx, "end of message outside a transaction");
+	hm_msg_mark_eom(conn->msg);
 	if (conn->msg->failed) {
 		/* A no-reply stage failed: its 451 is said now. */
 		verdict = internal_error(ctx, conn->msg->failed);

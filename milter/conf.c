@@ -39,6 +39,7 @@
 
 #include "milter/conf.h"
 #include "milter/log.h"
+#include "milter/metrics.h"
 #include "policy/decide.h"
 #include "scoring/address.h"
 #include "scoring/client.h"
@@ -93,7 +94,7 @@ struct conf_entry {
 
 static convert_fn conv_socket, conv_mode, conv_log_level, conv_facility, conv_network,
 	conv_nameserver, conv_domain, conv_dnsbl_code, conv_regex, conv_prefix, conv_on_failure,
-	conv_delimiter, conv_sentinel;
+	conv_delimiter, conv_sentinel, conv_metrics_listen;
 
 #define FIELD(f) offsetof(struct hm_conf, f)
 
@@ -118,6 +119,13 @@ static const struct conf_entry thresholds_table[] = {
 static const struct conf_entry dmarc_table[] = {
 	{ "enforce_reject", E_BOOL, NULL, 0, 0, 0, NULL, FIELD(dmarc.enforce_reject), NULL,
 	  "reject mail whose DMARC policy says reject, whatever its score" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
+};
+
+static const struct conf_entry metrics_table[] = {
+	{ "listen", E_CHECKED, "", 0, 0, 0, conv_metrics_listen, FIELD(metrics.listen), NULL,
+	  "ADDRESS:PORT of the Prometheus listener (http://ADDRESS:PORT/metrics), IPv6 in "
+	  "brackets, loopback advised; empty: no listener" },
 	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
 };
 
@@ -249,6 +257,7 @@ static const struct conf_entry root_table[] = {
 	{ "redis", E_SECTION, NULL, 0, 0, 0, NULL, 0, redis_table, "the policy store", 0, check_redis },
 	{ "classifier", E_SECTION, NULL, 0, 0, 0, NULL, 0, classifier_table,
 	  "the content classifier and its learning" },
+	{ "metrics", E_SECTION, NULL, 0, 0, 0, NULL, 0, metrics_table, "metrics for Prometheus" },
 	{ "whitelist_requires_auth", E_BOOL, NULL, 1, 0, 0, NULL, FIELD(whitelist_requires_auth), NULL,
 	  "honour a white list only for an authenticated sender (SPF pass, or aligned DKIM)" },
 	{ "split_recipients", E_BOOL, NULL, 1, 0, 0, NULL, FIELD(split_recipients), NULL,
@@ -487,6 +496,15 @@ static int conv_sentinel(const char *value, void *field, char *err, size_t errle
 
 	(void)field;
 	return hm_sentinel_parse_addr(value, host, sizeof(host), &port, err, errlen);
+}
+
+/* metrics.listen: "" (off), or an address literal and a port. */
+static int conv_metrics_listen(const char *value, void *field, char *err, size_t errlen)
+{
+	struct hm_metrics_addr a;
+
+	(void)field;
+	return *value ? hm_metrics_listen_parse(value, &a, err, errlen) : 0;
 }
 
 static int conv_socket(const char *value, void *field, char *err, size_t errlen)

@@ -97,6 +97,9 @@ struct hm_conf {
 		int enforce_reject;
 	} dmarc;
 	struct {
+		char *listen;		/* "ADDRESS:PORT", checked; "": no listener */
+	} metrics;
+	struct {
 		char *host;
 		long port;
 		char *socket;

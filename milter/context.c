@@ -10,7 +10,7 @@
 
 #include "milter/context.h"
 
-static atomic_uint in_flight;
+static atomic_uint in_flight, conns_open;
 
 struct hm_conn *hm_conn_new(void)
 {
@@ -20,6 +20,7 @@ struct hm_conn *hm_conn_new(void)
 		return NULL;
 	conn->conf = hm_conf_acquire();
 	strcpy(conn->addr, "unknown");
+	atomic_fetch_add_explicit(&conns_open, 1, memory_order_relaxed);
 	return conn;
 }
 
@@ -35,6 +36,7 @@ void hm_conn_free(struct hm_conn **connp)
 	hm_conf_release(&conn->conf);
 	free(conn);
 	*connp = NULL;
+	atomic_fetch_sub_explicit(&conns_open, 1, memory_order_relaxed);
 }
 
 struct hm_msg *hm_msg_begin(struct hm_conn *conn, const char *from)
@@ -117,6 +119,16 @@ const struct hm_rcpt *hm_msg_first_accepted(const struct hm_msg *msg)
 unsigned hm_msg_in_flight(void)
 {
 	return atomic_load(&in_flight);
+}
+
+unsigned hm_conn_open(void)
+{
+	return atomic_load_explicit(&conns_open, memory_order_relaxed);
+}
+
+void hm_msg_mark_eom(struct hm_msg *msg)
+{
+	clock_gettime(CLOCK_MONOTONIC, &msg->eom_started);
 }
 
 long hm_msg_elapsed_ms(const struct hm_msg *msg)

@@ -37,6 +37,7 @@ struct hm_msg {
 	int outcome;			/* enum hm_outcome, once decided */
 	bool decided;
 	const char *failed;		/* a no-reply stage failed: 451 at end of message */
+	struct timespec eom_started;	/* end of message began (0: not reached) */
 };
 
 struct hm_conn {
@@ -72,6 +73,12 @@ const struct hm_rcpt *hm_msg_first_accepted(const struct hm_msg *msg);
 
 /* Messages begun and not yet freed, process-wide (for a graceful stop). */
 unsigned hm_msg_in_flight(void);
+
+/* Connection contexts alive now, process-wide (for the metrics). */
+unsigned hm_conn_open(void);
+
+/* Note that end of message began: its latency is measured from here. */
+void hm_msg_mark_eom(struct hm_msg *msg);
 
 /* Milliseconds since the message began. */
 long hm_msg_elapsed_ms(const struct hm_msg *msg);

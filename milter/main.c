@@ -41,6 +41,8 @@
 #include "milter/learn.h"
 #include "milter/listen.h"
 #include "milter/log.h"
+#include "milter/metrics-http.h"
+#include "milter/metrics.h"
 #include "milter/scanmode.h"
 
 #ifndef HM_DEFAULT_CONF
@@ -166,6 +168,9 @@ static void reload(const char *path)
 		       "syslog_facility changes take effect only after a restart");
 	hm_log_set_level(fresh->log_level);
 	smfi_settimeout((int)fresh->milter_timeout);
+	if (hm_metrics_http_apply(fresh, err, sizeof(err)) < 0)
+		hm_log(HM_LOG_ERR, "reload: metrics: %s; %s", err, hm_metrics_http_where()[0] ?
+		       "the listener stays where it was" : "no listener");
 	hm_conf_publish(fresh);
 	hm_conf_release(&old);
 	hm_log(HM_LOG_NOTICE, "configuration reloaded from %s (policy cache %s)", path,
@@ -433,6 +438,8 @@ int main(int argc, char **argv)
 			hm_conf_release(&conf);
 		}
 		status = conf ? 0 : 1;
+		if (conf && hm_metrics_listen_warning(conf->metrics.listen, err, sizeof(err)))
+			fprintf(stderr, "%s: warning: %s\n", conf_path, err);
 		if (conf)
 			printf("%s: configuration OK\n", conf_path);
 		hm_conf_release(&conf);
@@ -475,6 +482,13 @@ int main(int argc, char **argv)
 		hm_daemon_ready(0);
 		return 1;
 	}
+	/* After the privilege drop, like every thread but libmilter's. */
+	if (hm_metrics_http_apply(conf, err, sizeof(err)) < 0) {
+		hm_log(HM_LOG_ERR, "start-up failed: metrics: %s", err);
+		hm_daemon_pidfile_remove();
+		hm_daemon_ready(0);
+		return 1;
+	}
 	hm_conf_release(&conf);
 	hm_log(HM_LOG_NOTICE, "hosterra-milter %s started", PACKAGE_VERSION);
 	hm_daemon_ready(1);
@@ -494,6 +508,7 @@ int main(int argc, char **argv)
 	smfi_stop();
 	pthread_join(mt.tid, NULL);
 	hm_clsmodel_stop();
+	hm_metrics_http_stop();
 	hm_daemon_pidfile_remove();
 	hm_conf_publish(NULL);
 	hm_log(HM_LOG_NOTICE, "stopped");

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "milter/log.h"
+#include "milter/metrics.h"
 #include "milter/msglog.h"
 
 
@@ -94,4 +95,5 @@ void hm_msglog_write(const struct hm_conn *conn, const char *queue_id, const cha
 	add(&l, " size=%llu action=%s elapsed_ms=%ld", msg->header_bytes + msg->body_bytes,
 	    action, hm_msg_elapsed_ms(msg));
 	hm_log(HM_LOG_INFO, "%s", l.buf);
+	hm_metrics_message(conn, action);
 }

@@ -76,7 +76,7 @@ struct hm_store {
 	bool sub_refused_logged;
 
 	atomic_uint_least64_t misses, stale, failed, round_trips, commands,
-		connects, invalidations;
+		connects, invalidations, errors;
 	atomic_size_t refs;		/* hm_store_ref(); the last hm_store_free() frees */
 };
 

@@ -81,6 +81,7 @@ void store_set_down(struct hm_store *s, const char *why)
 	snprintf(msg, sizeof(msg), "%s", why);
 	for (n = strlen(msg); n > 0 && (msg[n - 1] == '.' || msg[n - 1] == ' '); n--)
 		msg[n - 1] = '\0';
+	atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
 	atomic_store(&s->last_probe_ms, store_now_ms());	/* next try in a second */
 	if (atomic_exchange(&s->state, 0) != 0)
 		hm_log(HM_LOG_WARNING, "redis %s unavailable: %s; using cached policy, "

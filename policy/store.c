@@ -337,6 +337,7 @@ void hm_store_stats(struct hm_store *s, struct hm_store_stats *st)
 	st->commands = atomic_load(&s->commands);
 	st->connects = atomic_load(&s->connects);
 	st->invalidations = atomic_load(&s->invalidations);
+	st->errors = atomic_load(&s->errors);
 	st->tracking = track_up(atomic_load(&s->track));
 }
 

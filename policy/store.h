@@ -145,6 +145,7 @@ struct hm_store_stats {
 	uint64_t commands;		/* commands sent, connection set-up included */
 	uint64_t connects;		/* pool connections made */
 	uint64_t invalidations;		/* keys invalidated by Redis (flush: counted once) */
+	uint64_t errors;		/* failed exchanges: connect, AUTH, time-out, error reply */
 	size_t entries;			/* in the cache now */
 	bool tracking;			/* invalidation connection up */
 };

@@ -141,10 +141,10 @@ struct hm_client_check *hm_client_check_start(struct hm_dns *dns,
 		return c;
 	/* A name that cannot be built leaves the query NULL: a temporary error. */
 	if (hm_dns_reverse_name(c->ip, NULL, name, sizeof(name)) == 0)
-		c->ptr_q = hm_dns_start(dns, name, HM_DNS_PTR);
+		c->ptr_q = hm_dns_start_kind(dns, HM_DNS_KIND_PTR, name, HM_DNS_PTR);
 	for (size_t i = 0; i < nzones; i++)
 		if (hm_dns_reverse_name(c->ip, conf->zones[i].zone, name, sizeof(name)) == 0)
-			c->zones[i].q = hm_dns_start(dns, name, HM_DNS_A);
+			c->zones[i].q = hm_dns_start_kind(dns, HM_DNS_KIND_DNSBL, name, HM_DNS_A);
 	return c;
 }
 
@@ -289,7 +289,8 @@ static void resolve(struct hm_client_check *c)
 			if (hm_dns_name(a->data[i], a->len[i], names[n], NAME_LEN) < 0 ||
 			    !hm_domain_valid(names[n]))
 				continue;	/* junk in a PTR confirms nothing */
-			fq[n] = hm_dns_start(c->dns, names[n], c->v6 ? HM_DNS_AAAA : HM_DNS_A);
+			fq[n] = hm_dns_start_kind(c->dns, HM_DNS_KIND_PTR, names[n],
+						  c->v6 ? HM_DNS_AAAA : HM_DNS_A);
 			n++;
 		}
 	}

@@ -168,7 +168,8 @@ static int hook_start(void *srv, int type, unsigned char *query,
 			}
 	}
 	if (hq->pf == NULL)
-		hq->q = hm_dns_start(dk->dns, hq->name, type);	/* NULL: TEMPFAIL */
+		/* NULL: TEMPFAIL */
+		hq->q = hm_dns_start_kind(dk->dns, HM_DNS_KIND_DKIM, hq->name, type);
 	*qh = hq;
 	return DKIM_DNS_SUCCESS;
 }
@@ -655,7 +656,7 @@ static void prefetch_keys(struct hm_dkim_verify *v)
 		if (j < v->npf)
 			continue;	/* same key as an earlier signature */
 		memcpy(v->pf[v->npf].name, name, sizeof(name));
-		v->pf[v->npf].q = hm_dns_start(v->dk->dns, name, HM_DNS_TXT);
+		v->pf[v->npf].q = hm_dns_start_kind(v->dk->dns, HM_DNS_KIND_DKIM, name, HM_DNS_TXT);
 		v->pf[v->npf].status = HM_DNS_TEMPFAIL;
 		v->npf++;
 	}

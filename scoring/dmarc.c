@@ -517,7 +517,7 @@ static void lookup_start(struct hm_dmarc *d, struct lookups *ls, const char *dom
 	if (w < 0 || (size_t)w >= sizeof(name) || strlen(name) > 253)
 		return;		/* a name that cannot exist: no record */
 	/* NULL (out of memory) is waited for as a failure: temperror. */
-	l->q = hm_dns_start(d->dns, name, HM_DNS_TXT);
+	l->q = hm_dns_start_kind(d->dns, HM_DNS_KIND_DMARC, name, HM_DNS_TXT);
 	l->started = true;
 }
 

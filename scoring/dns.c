@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,30 @@ struct hm_dns_query {
 	struct ub_result *result;
 	int async_id;
 	struct timespec deadline;	/* CLOCK_MONOTONIC */
+	enum hm_dns_kind kind;		/* for the failure count */
 };
+
+/* Per kind, process-wide: a reload builds a new resolver, not new counts. */
+static atomic_ullong n_lookups[HM_DNS_KIND_COUNT], n_failures[HM_DNS_KIND_COUNT];
+
+const char *hm_dns_kind_name(enum hm_dns_kind kind)
+{
+	static const char *const names[HM_DNS_KIND_COUNT] = {
+		[HM_DNS_KIND_OTHER] = "other", [HM_DNS_KIND_SPF] = "spf",
+		[HM_DNS_KIND_DKIM] = "dkim", [HM_DNS_KIND_DMARC] = "dmarc",
+		[HM_DNS_KIND_DNSBL] = "dnsbl", [HM_DNS_KIND_PTR] = "ptr",
+	};
+
+	return (unsigned)kind < HM_DNS_KIND_COUNT ? names[kind] : "other";
+}
+
+void hm_dns_counts(enum hm_dns_kind kind, struct hm_dns_counts *out)
+{
+	if ((unsigned)kind >= HM_DNS_KIND_COUNT)
+		kind = HM_DNS_KIND_OTHER;
+	out->lookups = atomic_load_explicit(&n_lookups[kind], memory_order_relaxed);
+	out->failures = atomic_load_explicit(&n_failures[kind], memory_order_relaxed);
+}
 
 /*
  * Zones libunbound answers itself by default (RFC 6761 names, private and
@@ -237,11 +261,24 @@ static void on_result(void *arg, int err, struct ub_result *result)
 
 struct hm_dns_query *hm_dns_start(struct hm_dns *dns, const char *name, int rrtype)
 {
+	return hm_dns_start_kind(dns, HM_DNS_KIND_OTHER, name, rrtype);
+}
+
+struct hm_dns_query *hm_dns_start_kind(struct hm_dns *dns, enum hm_dns_kind kind,
+				       const char *name, int rrtype)
+{
 	struct hm_dns_query *q = calloc(1, sizeof(*q));
 	pthread_condattr_t attr;
 
-	if (q == NULL)
+	if ((unsigned)kind >= HM_DNS_KIND_COUNT)
+		kind = HM_DNS_KIND_OTHER;
+	atomic_fetch_add_explicit(&n_lookups[kind], 1, memory_order_relaxed);
+	if (q == NULL) {
+		/* The wait on NULL fails without knowing the kind: count it here. */
+		atomic_fetch_add_explicit(&n_failures[kind], 1, memory_order_relaxed);
 		return NULL;
+	}
+	q->kind = kind;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -296,31 +333,10 @@ static struct hm_dns_answer *make_answer(int err, struct ub_result *r)
 	return a;
 }
 
-enum hm_dns_status hm_dns_wait(struct hm_dns *dns, struct hm_dns_query *q,
-			       struct hm_dns_answer **ans_r)
+/* The answer of a finished (or given up) query, taking result over. */
+static enum hm_dns_status wait_answer(int err, struct ub_result *result,
+				      struct hm_dns_answer **ans_r)
 {
-	struct ub_result *result = NULL;
-	int err = UB_SERVFAIL, rc = 0;
-	bool done;
-
-	*ans_r = NULL;
-	if (q == NULL)
-		goto out;
-	pthread_mutex_lock(&q->lock);
-	while (!q->done && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&q->done_cv, &q->lock, &q->deadline);
-	done = q->done;
-	if (done) {
-		err = q->err;
-		result = q->result;
-		q->result = NULL;
-	}
-	pthread_mutex_unlock(&q->lock);
-	if (done)
-		query_free(q);
-	else
-		hm_dns_cancel(dns, q);	/* deadline passed */
-out:
 	*ans_r = make_answer(err, result);
 	if (*ans_r == NULL)
 		return HM_DNS_TEMPFAIL;
@@ -338,6 +354,39 @@ out:
 		(*ans_r)->len = lens;
 	}
 	return (*ans_r)->status;
+}
+
+enum hm_dns_status hm_dns_wait(struct hm_dns *dns, struct hm_dns_query *q,
+			       struct hm_dns_answer **ans_r)
+{
+	struct ub_result *result = NULL;
+	int err = UB_SERVFAIL, rc = 0;
+	enum hm_dns_kind kind;
+	enum hm_dns_status st;
+	bool done;
+
+	*ans_r = NULL;
+	if (q == NULL)
+		return wait_answer(err, NULL, ans_r);	/* counted by hm_dns_start_kind() */
+	kind = q->kind;
+	pthread_mutex_lock(&q->lock);
+	while (!q->done && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&q->done_cv, &q->lock, &q->deadline);
+	done = q->done;
+	if (done) {
+		err = q->err;
+		result = q->result;
+		q->result = NULL;
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (done)
+		query_free(q);
+	else
+		hm_dns_cancel(dns, q);	/* deadline passed */
+	st = wait_answer(err, result, ans_r);
+	if (st == HM_DNS_TEMPFAIL)
+		atomic_fetch_add_explicit(&n_failures[kind], 1, memory_order_relaxed);
+	return st;
 }
 
 void hm_dns_cancel(struct hm_dns *dns, struct hm_dns_query *q)
@@ -363,6 +412,12 @@ enum hm_dns_status hm_dns_lookup(struct hm_dns *dns, const char *name, int rrtyp
 				 struct hm_dns_answer **ans_r)
 {
 	return hm_dns_wait(dns, hm_dns_start(dns, name, rrtype), ans_r);
+}
+
+enum hm_dns_status hm_dns_lookup_kind(struct hm_dns *dns, enum hm_dns_kind kind,
+				      const char *name, int rrtype, struct hm_dns_answer **ans_r)
+{
+	return hm_dns_wait(dns, hm_dns_start_kind(dns, kind, name, rrtype), ans_r);
 }
 
 void hm_dns_answer_free(struct hm_dns_answer **ansp)

@@ -70,8 +70,40 @@ int hm_dns_new(const struct hm_dns_conf *conf, struct hm_dns **dns_r,
 	       char *err, size_t errlen);
 void hm_dns_free(struct hm_dns **dns);
 
+/*
+ * What a lookup is for, for the counters below (the metrics): the check
+ * that asked.  PTR covers the client's reverse lookup and the forward
+ * confirmation of its names.
+ */
+enum hm_dns_kind {
+	HM_DNS_KIND_OTHER,
+	HM_DNS_KIND_SPF,
+	HM_DNS_KIND_DKIM,
+	HM_DNS_KIND_DMARC,
+	HM_DNS_KIND_DNSBL,
+	HM_DNS_KIND_PTR,
+	HM_DNS_KIND_COUNT		/* not a kind */
+};
+
+/* "spf", "dkim", ...: a kind's name (for metric labels). */
+const char *hm_dns_kind_name(enum hm_dns_kind kind);
+
+/*
+ * Process-wide counts of one kind since start (they survive a reload's new
+ * resolver): queries started, and waits that ended in HM_DNS_TEMPFAIL
+ * (SERVFAIL, REFUSED, time-out).  A query given up with hm_dns_cancel() is
+ * no failure.  Counting is one relaxed atomic add.
+ */
+struct hm_dns_counts {
+	unsigned long long lookups, failures;
+};
+void hm_dns_counts(enum hm_dns_kind kind, struct hm_dns_counts *out);
+
 /* Start a query; NULL when it could not even be started (out of memory). */
 struct hm_dns_query *hm_dns_start(struct hm_dns *dns, const char *name, int rrtype);
+/* The same, counted under kind (hm_dns_start() counts as OTHER). */
+struct hm_dns_query *hm_dns_start_kind(struct hm_dns *dns, enum hm_dns_kind kind,
+				       const char *name, int rrtype);
 
 /*
  * Wait for a query started with hm_dns_start() (NULL is allowed and gives
@@ -89,9 +121,11 @@ enum hm_dns_status hm_dns_wait(struct hm_dns *dns, struct hm_dns_query *q,
  */
 void hm_dns_cancel(struct hm_dns *dns, struct hm_dns_query *q);
 
-/* hm_dns_start() + hm_dns_wait(). */
+/* hm_dns_start() + hm_dns_wait(); hm_dns_lookup_kind() counts under kind. */
 enum hm_dns_status hm_dns_lookup(struct hm_dns *dns, const char *name, int rrtype,
 				 struct hm_dns_answer **ans_r);
+enum hm_dns_status hm_dns_lookup_kind(struct hm_dns *dns, enum hm_dns_kind kind,
+				      const char *name, int rrtype, struct hm_dns_answer **ans_r);
 
 void hm_dns_answer_free(struct hm_dns_answer **ans);
 

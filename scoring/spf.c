@@ -324,7 +324,7 @@ static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *srv, const char *domain,
 	if (!name_ok(domain, false)) {
 		st = HM_DNS_NXDOMAIN;
 	} else {
-		st = hm_dns_lookup(spf->dns, domain, type, &ans);
+		st = hm_dns_lookup_kind(spf->dns, HM_DNS_KIND_SPF, domain, type, &ans);
 	}
 	if (st == HM_DNS_TEMPFAIL && (type == ns_t_ptr || sub_of_ptr))
 		st = HM_DNS_NXDOMAIN;	/* RFC 7208 5.5: no match, not an error */
@@ -526,7 +526,7 @@ static enum fetch fetch_record(struct hm_spf *spf, struct check *c, const char *
 		note(c, "%.120s: not a domain name", domain);
 		return FETCH_NONE;
 	}
-	st = hm_dns_lookup(spf->dns, domain, HM_DNS_TXT, &ans);
+	st = hm_dns_lookup_kind(spf->dns, HM_DNS_KIND_SPF, domain, HM_DNS_TXT, &ans);
 	if (st == HM_DNS_TEMPFAIL) {
 		note(c, "DNS failure looking up %.120s", domain);
 		hm_dns_answer_free(&ans);

@@ -120,11 +120,12 @@ static struct MHD_Daemon *start(const struct hm_metrics_addr *a, char *err, size
 	errno = 0;
 	d = MHD_start_daemon(flags, (uint16_t)a->port, NULL, NULL,
 			     on_request, NULL,
+			     /* First, so that no message goes to stderr. */
+			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			     MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&a->sa,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)8,
 			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)4,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			     MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (d == NULL)

@@ -9,7 +9,8 @@ set -eu
 
 BUILD_PKGS="build-essential autoconf automake pkg-config
 	libmilter-dev libopendkim-dev libspf2-dev libopendmarc-dev
-	libhiredis-dev libconfuse-dev libunbound-dev libpcre2-dev publicsuffix"
+	libhiredis-dev libconfuse-dev libunbound-dev libpcre2-dev libmicrohttpd-dev
+	publicsuffix"
 TEST_PKGS="libcmocka-dev redis-server postfix python3 python3-dnspython
 	python3-dkim valgrind unbound-host dovecot-core dovecot-sieve dovecot-imapd
 	debhelper lintian rpm cpio libgmime-3.0-dev clang libclang-rt-14-dev"

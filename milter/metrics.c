@@ -435,7 +435,7 @@ static void render_store(struct hm_strbuf *out, struct hm_store *store)
 		   "Policy keys fetched from Redis.", st.misses);
 	put_single(out, "hosterra_milter_policy_cache_stale_total", "counter",
 		   "Policy keys answered from the cache during a Redis outage.", st.stale);
-	put_single(out, "hosterra_milter_policy_unavailable_total", "counter",
+	put_single(out, "hosterra_milter_policy_lookup_failures_total", "counter",
 		   "Policy keys with no value: Redis failed and they were not cached.",
 		   st.failed);
 	put_single(out, "hosterra_milter_policy_cache_entries", "gauge",

@@ -4,7 +4,10 @@
  *
  * Every counter is a C11 atomic updated with relaxed order: a scrape may
  * see one message's counters half-updated, which Prometheus tolerates, and
- * the message path never waits.  Label sets are enums; the symbol names
+ * the message path never waits.  Counters are kept in SHARDS copies, each
+ * on cache lines of its own, and a thread counts in one copy (chosen at
+ * its first count), so connections counting at once on several cores do
+ * not bounce one cache line between them; a scrape adds the copies up.  Label sets are enums; the symbol names
  * live in an open-addressing table whose slots are filled once and never
  * emptied, so a reader needs no lock (see metrics.h).
  */
@@ -14,6 +17,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,34 +66,60 @@ static const char *const eom_le[HM_METRICS_EOM_BUCKETS] = {
 
 /* --- the registry ---------------------------------------------------------- */
 
-static atomic_ullong messages[A_COUNT];
-static atomic_ullong recipients[O_COUNT][D_COUNT];
-/* Per bucket, not cumulative (one add per observation); the last is +Inf. */
-static atomic_ullong eom_buckets[HM_METRICS_EOM_BUCKETS + 1];
-static atomic_ullong eom_sum_ns;
-
+#define SHARDS 8
 #define SYM_SLOTS 1024			/* power of two, twice HM_METRICS_SYMBOLS_MAX */
 
+/* One copy of the counters. */
+struct shard {
+	atomic_ullong messages[A_COUNT];
+	atomic_ullong recipients[O_COUNT][D_COUNT];
+	/* Per bucket, not cumulative (one add per observation); the last is +Inf. */
+	atomic_ullong eom_buckets[HM_METRICS_EOM_BUCKETS + 1];
+	atomic_ullong eom_sum_ns;
+	atomic_ullong sym_other;	/* fired past the table's bound */
+	atomic_ullong sym[SYM_SLOTS];	/* by the slot of the name */
+} __attribute__((aligned(64)));
+
+static struct shard shards[SHARDS];
+static atomic_uint next_shard;
+static _Thread_local struct shard *my_shard;
+
+/* Symbol names; a name's counts are sym[] at its slot's index. */
 struct sym_slot {
 	_Atomic(const char *) name;	/* NULL: empty; else points at buf */
-	atomic_ullong count;
+	uint32_t hash;			/* of the name: most misses end without strcmp */
 	char buf[HM_SYM_NAME_MAX];
 };
 
 static struct sym_slot syms[SYM_SLOTS];
-static atomic_ullong sym_other;		/* fired past the table's bound */
 static pthread_mutex_t sym_lock = PTHREAD_MUTEX_INITIALIZER;	/* inserts only */
 static size_t sym_names;		/* under sym_lock */
+
+/* This thread's copy of the counters. */
+static struct shard *shard(void)
+{
+	if (my_shard == NULL)
+		my_shard = &shards[atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) %
+				   SHARDS];
+	return my_shard;
+}
 
 static void count(atomic_ullong *c)
 {
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
-static unsigned long long load(atomic_ullong *c)
+/* The sum over the copies of a counter at offset off in struct shard. */
+static unsigned long long total(size_t off)
 {
-	return atomic_load_explicit(c, memory_order_relaxed);
+	unsigned long long n = 0;
+
+	for (size_t i = 0; i < SHARDS; i++)
+		n += atomic_load_explicit((atomic_ullong *)((char *)&shards[i] + off),
+					  memory_order_relaxed);
+	return n;
 }
+#define TOTAL(field) total(offsetof(struct shard, field))
 
 /* FNV-1a: a symbol name is a few dozen bytes. */
 static uint32_t name_hash(const char *s)
@@ -115,7 +145,7 @@ static struct sym_slot *sym_find(const char *name, uint32_t h)
 
 		if (n == NULL)
 			return NULL;
-		if (strcmp(n, name) == 0)
+		if (s->hash == h && strcmp(n, name) == 0)
 			return s;
 	}
 	return NULL;
@@ -136,6 +166,7 @@ static struct sym_slot *sym_slot_of(const char *name)
 
 			if (atomic_load_explicit(&e->name, memory_order_relaxed) == NULL) {
 				memcpy(e->buf, name, strlen(name) + 1);
+				e->hash = h;
 				/* Release: a reader that sees the pointer sees the text. */
 				atomic_store_explicit(&e->name, e->buf, memory_order_release);
 				sym_names++;
@@ -151,8 +182,9 @@ static struct sym_slot *sym_slot_of(const char *name)
 void hm_metrics_symbol(const char *name)
 {
 	struct sym_slot *s = sym_slot_of(name);
+	struct shard *sh = shard();
 
-	count(s ? &s->count : &sym_other);
+	count(s ? &sh->sym[s - syms] : &sh->sym_other);
 }
 
 void hm_metrics_register_symbols(const struct hm_conf *conf)
@@ -170,13 +202,14 @@ void hm_metrics_register_symbols(const struct hm_conf *conf)
 void hm_metrics_observe_eom(unsigned long long ns)
 {
 	double s = (double)ns / 1e9;
+	struct shard *sh = shard();
 	size_t b = 0;
 
 	while (b < HM_METRICS_EOM_BUCKETS && s > hm_metrics_eom_bounds[b])
 		b++;
-	count(&eom_buckets[b]);
+	count(&sh->eom_buckets[b]);
 	/* Release after the bucket: a scrape that sees this sum sees the count. */
-	atomic_fetch_add_explicit(&eom_sum_ns, ns, memory_order_release);
+	atomic_fetch_add_explicit(&sh->eom_sum_ns, ns, memory_order_release);
 }
 
 /* --- one message ------------------------------------------------------------- */
@@ -264,13 +297,13 @@ void hm_metrics_message(const struct hm_conn *conn, const char *action)
 
 	if (a == A_COUNT || msg == NULL)
 		return;			/* not an action of the log line */
-	count(&messages[a]);
+	count(&shard()->messages[a]);
 	for (size_t i = 0; i < msg->nrcpts; i++) {
 		enum outcome o;
 		enum decider d;
 
 		classify(conn->conf, msg, &msg->rcpts[i], a, &o, &d);
-		count(&recipients[o][d]);
+		count(&shard()->recipients[o][d]);
 	}
 	if (msg->result) {
 		for (size_t i = 0; i < msg->result->symbols.count; i++)
@@ -370,15 +403,15 @@ static void render_symbols(struct hm_strbuf *out)
 		const char *s = atomic_load_explicit(&syms[i].name, memory_order_acquire);
 
 		if (s)
-			all[n++] = (struct sym_count){ s, load(&syms[i].count) };
+			all[n++] = (struct sym_count){ s, TOTAL(sym[i]) };
 	}
 	qsort(all, n, sizeof(*all), cmp_sym);
 	hm_metrics_put_help(out, name, "counter", "Symbols fired, by name (each message counts "
 			    "a symbol once per time it fired).");
 	for (size_t i = 0; i < n; i++)
 		put_labelled(out, name, "symbol", all[i].name, all[i].n);
-	if (load(&sym_other))
-		put_labelled(out, name, "symbol", HM_METRICS_OTHER_SYMBOL, load(&sym_other));
+	if (TOTAL(sym_other))
+		put_labelled(out, name, "symbol", HM_METRICS_OTHER_SYMBOL, TOTAL(sym_other));
 	free(all);
 }
 
@@ -391,9 +424,11 @@ static void render_eom(struct hm_strbuf *out)
 			    "milter's verdict (what the MTA waits for after DATA).");
 	/* The sum is read first: a message counted meanwhile adds to the
 	 * buckets only, never a sum without its count. */
-	sum = atomic_load_explicit(&eom_sum_ns, memory_order_acquire);
+	sum = 0;
+	for (size_t i = 0; i < SHARDS; i++)
+		sum += atomic_load_explicit(&shards[i].eom_sum_ns, memory_order_acquire);
 	for (size_t b = 0; b <= HM_METRICS_EOM_BUCKETS; b++) {
-		cum += load(&eom_buckets[b]);
+		cum += TOTAL(eom_buckets[b]);
 		hm_strbuf_printf(out, "%s_bucket{le=\"%s\"} %llu\n", name,
 				 b < HM_METRICS_EOM_BUCKETS ? eom_le[b] : "+Inf", cum);
 	}
@@ -465,7 +500,7 @@ int hm_metrics_render(struct hm_strbuf *out, const struct hm_conf *conf)
 			    "tempfail, aborted (ended by the MTA with recipients).");
 	for (int a = 0; a < A_COUNT; a++)
 		put_labelled(out, "hosterra_milter_messages_total", "action", action_names[a],
-			     load(&messages[a]));
+			     TOTAL(messages[a]));
 
 	/* Only the pairs seen: most of outcome x decider cannot happen. */
 	hm_metrics_put_help(out, rcpts, "counter",
@@ -473,7 +508,7 @@ int hm_metrics_render(struct hm_strbuf *out, const struct hm_conf *conf)
 			    "line's outcomes=).");
 	for (int o = 0; o < O_COUNT; o++)
 		for (int d = 0; d < D_COUNT; d++) {
-			unsigned long long n = load(&recipients[o][d]);
+			unsigned long long n = TOTAL(recipients[o][d]);
 
 			if (n)
 				hm_strbuf_printf(out, "%s{outcome=\"%s\",decided_by=\"%s\"} %llu\n",

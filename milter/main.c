@@ -476,15 +476,16 @@ int main(int argc, char **argv)
 		hm_daemon_ready(0);
 		return 1;
 	}
-	if (hm_callbacks_register() < 0 || open_socket(conf) < 0 || start_milter_thread(&mt) < 0) {
-		hm_log(HM_LOG_ERR, "start-up failed");
+	/* After the privilege drop, and before the milter socket opens, so a
+	 * metrics port in use leaves no socket behind. */
+	if (hm_metrics_http_apply(conf, err, sizeof(err)) < 0) {
+		hm_log(HM_LOG_ERR, "start-up failed: metrics: %s", err);
 		hm_daemon_pidfile_remove();
 		hm_daemon_ready(0);
 		return 1;
 	}
-	/* After the privilege drop, like every thread but libmilter's. */
-	if (hm_metrics_http_apply(conf, err, sizeof(err)) < 0) {
-		hm_log(HM_LOG_ERR, "start-up failed: metrics: %s", err);
+	if (hm_callbacks_register() < 0 || open_socket(conf) < 0 || start_milter_thread(&mt) < 0) {
+		hm_log(HM_LOG_ERR, "start-up failed");
 		hm_daemon_pidfile_remove();
 		hm_daemon_ready(0);
 		return 1;

@@ -10,6 +10,9 @@
  * Fields are key=value separated by single spaces; values from the wire are
  * escaped (hm_log_escape) so that a field never contains a space.  The queue
  * id is the MTA's ({i} macro), or NOQUEUE when the MTA did not send it.
+ *
+ * Written once per message, it is also where the message is counted for
+ * the metrics (milter/metrics.h).
  */
 #ifndef HM_MSGLOG_H
 #define HM_MSGLOG_H

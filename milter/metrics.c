@@ -7,9 +7,10 @@
  * the message path never waits.  Counters are kept in SHARDS copies, each
  * on cache lines of its own, and a thread counts in one copy (chosen at
  * its first count), so connections counting at once on several cores do
- * not bounce one cache line between them; a scrape adds the copies up.  Label sets are enums; the symbol names
- * live in an open-addressing table whose slots are filled once and never
- * emptied, so a reader needs no lock (see metrics.h).
+ * not bounce one cache line between them; a scrape adds the copies up.
+ * Label sets are enums; the symbol names live in an open-addressing table
+ * whose slots are filled once and never emptied, so a reader needs no
+ * lock (see metrics.h).
  */
 #include "config.h"
 

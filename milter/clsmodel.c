@@ -53,6 +53,14 @@ int hm_clsmodel_start(char *err, size_t errlen)
 	return hm_model_refresher_start(&slot, &ops, TICK_MS, &refresher, err, errlen);
 }
 
+bool hm_clsmodel_stats(struct hm_model_refresher_stats *st)
+{
+	if (refresher == NULL)
+		return false;
+	hm_model_refresher_stats(refresher, st);
+	return true;
+}
+
 void hm_clsmodel_stop(void)
 {
 	hm_model_refresher_stop(&refresher);

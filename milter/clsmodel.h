@@ -8,8 +8,10 @@
 #ifndef HM_CLSMODEL_H
 #define HM_CLSMODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "policy/model.h"
 #include "scoring/classifier.h"
 
 /* The process's slot: what every message reads the model from. */
@@ -23,5 +25,8 @@ int hm_clsmodel_start(char *err, size_t errlen);
 
 /* Stop it (at exit); the slot keeps its model. */
 void hm_clsmodel_stop(void);
+
+/* The refresher's counters (for the metrics); false when it is not running. */
+bool hm_clsmodel_stats(struct hm_model_refresher_stats *st);
 
 #endif

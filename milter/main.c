@@ -508,8 +508,9 @@ int main(int argc, char **argv)
 	hm_conf_release(&conf);
 	smfi_stop();
 	pthread_join(mt.tid, NULL);
-	hm_clsmodel_stop();
+	/* The listener first: a scrape reads the model's refresher. */
 	hm_metrics_http_stop();
+	hm_clsmodel_stop();
 	hm_daemon_pidfile_remove();
 	hm_conf_publish(NULL);
 	hm_log(HM_LOG_NOTICE, "stopped");

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "milter/clsmodel.h"
 #include "milter/metrics.h"
 #include "policy/store.h"
 #include "scoring/dns.h"
@@ -483,6 +484,43 @@ static void render_store(struct hm_strbuf *out, struct hm_store *store)
 		   "1 when Redis answered the last attempt, else 0.", hm_store_up(store) ? 1 : 0);
 }
 
+/*
+ * The content model (DESIGN §9): the snapshot every message reads and its
+ * refresher's counts, when the refresher runs.  Learning is done by
+ * "hosterra-milter --learn", another process: the learned counts of the
+ * snapshot are what all learners wrote.
+ */
+static void render_model(struct hm_strbuf *out)
+{
+	static const char learned[] = "hosterra_milter_model_learned_messages";
+	struct hm_model_refresher_stats st;
+	struct hm_cls_model *m;
+	time_t now = time(NULL);
+
+	if (!hm_clsmodel_stats(&st))
+		return;
+	m = hm_cls_slot_acquire(hm_clsmodel_slot());
+	put_single(out, "hosterra_milter_model_version", "gauge",
+		   "Version of the content model in use (0: none).", m ? m->version : 0);
+	hm_metrics_put_help(out, learned, "gauge",
+			    "Messages the model in use has learned, by class (rate() of it: "
+			    "the learning).");
+	put_labelled(out, learned, "class", "spam", m ? m->spam : 0);
+	put_labelled(out, learned, "class", "ham", m ? m->ham : 0);
+	put_single(out, "hosterra_milter_model_age_seconds", "gauge",
+		   "Seconds since the model in use was read from Redis (it is read again "
+		   "as soon as learning changes it).",
+		   m && st.loaded_at && now > st.loaded_at ? (unsigned long long)(now - st.loaded_at)
+							   : 0);
+	put_single(out, "hosterra_milter_model_loads_total", "counter",
+		   "Model snapshots read from Redis: the misses of the in-process copy.", st.loads);
+	put_single(out, "hosterra_milter_model_load_failures_total", "counter",
+		   "Reads of the model from Redis that failed.", st.failures);
+	put_single(out, "hosterra_milter_model_up", "gauge",
+		   "1 when the last read of the model worked, else 0.", st.up ? 1 : 0);
+	hm_cls_model_release(&m);
+}
+
 int hm_metrics_render(struct hm_strbuf *out, const struct hm_conf *conf)
 {
 	static const char rcpts[] = "hosterra_milter_recipients_total";
@@ -524,13 +562,7 @@ int hm_metrics_render(struct hm_strbuf *out, const struct hm_conf *conf)
 	render_dns(out);
 	if (conf && conf->store)
 		render_store(out, conf->store);
-	/*
-	 * The content model (DESIGN §9) goes here once its snapshot is in the
-	 * daemon: hosterra_milter_model_version, _model_age_seconds (since the
-	 * snapshot was read), _model_learned_messages{class="spam|ham"}, and
-	 * the model refresher's cache hits and misses, read from the current
-	 * struct hm_cls_model when scraped, like the store above.
-	 */
+	render_model(out);
 	return out->failed ? -1 : 0;
 }
 

@@ -20,7 +20,8 @@
  * Other modules keep counts of their own and the exposition reads them
  * when scraped: scoring/dns.h (lookups and failures by kind), the policy
  * store of the running configuration (cache hits and misses, Redis
- * errors), milter/context.h (connections, messages in flight).  Neither
+ * errors), milter/context.h (connections, messages in flight), the content
+ * model's slot and refresher (milter/clsmodel.h).  Neither
  * scoring/ nor policy/ knows of this module.
  *
  * The HTTP listener is milter/metrics-http.c.

@@ -1098,6 +1098,7 @@ struct hm_model_refresher {
 	/* Under lock, for stats. */
 	unsigned long loads, failures;
 	unsigned long long published;
+	time_t loaded_at;		/* when the published model was read */
 	bool up;
 };
 
@@ -1195,6 +1196,7 @@ static void load(struct hm_model_refresher *r, const struct hm_store_conf *sc)
 	pthread_mutex_lock(&r->lock);
 	r->loads++;
 	r->published = m->version;
+	r->loaded_at = time(NULL);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -1346,5 +1348,6 @@ void hm_model_refresher_stats(struct hm_model_refresher *r, struct hm_model_refr
 	st->failures = r->failures;
 	st->up = r->up;
 	st->version = r->published;
+	st->loaded_at = r->loaded_at;
 	pthread_mutex_unlock(&r->lock);
 }

@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "policy/store.h"
 #include "scoring/classifier.h"
@@ -207,11 +208,12 @@ int hm_model_refresher_start(struct hm_cls_slot *slot, const struct hm_model_sou
 /* Stop the thread and free; NULL is fine.  The slot keeps its model. */
 void hm_model_refresher_stop(struct hm_model_refresher **r);
 
-/* Counters, for tests. */
+/* Counters, for tests and the metrics. */
 struct hm_model_refresher_stats {
 	unsigned long loads;		/* snapshots published */
 	unsigned long failures;		/* reads that failed */
 	unsigned long long version;	/* of the published model */
+	time_t loaded_at;		/* when it was read (0: none yet) */
 	bool up;			/* the last read worked */
 };
 void hm_model_refresher_stats(struct hm_model_refresher *r, struct hm_model_refresher_stats *st);

@@ -24,10 +24,10 @@
 #include "milter/callbacks.h"
 #include "milter/clsmodel.h"
 #include "milter/context.h"
-#include "milter/log.h"
+#include "util/log.h"
 #include "milter/msglog.h"
 #include "milter/verdict.h"
-#include "scoring/strbuf.h"
+#include "util/strbuf.h"
 
 static atomic_bool stopping;
 

@@ -38,15 +38,15 @@
 #include <confuse.h>
 
 #include "milter/conf.h"
-#include "milter/log.h"
+#include "util/log.h"
 #include "milter/metrics.h"
 #include "policy/decide.h"
-#include "scoring/address.h"
+#include "util/address.h"
 #include "scoring/client.h"
 #include "policy/sentinel.h"
 #include "policy/store.h"
 #include "scoring/engine.h"
-#include "scoring/netlist.h"
+#include "util/netlist.h"
 #include "scoring/rules.h"
 #include "scoring/symbols.h"
 

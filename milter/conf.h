@@ -24,7 +24,7 @@
 #include "milter/listen.h"
 #include "scoring/classifier.h"
 #include "scoring/client.h"
-#include "scoring/netlist.h"
+#include "util/netlist.h"
 #include "scoring/rules.h"
 #include "scoring/symbols.h"
 

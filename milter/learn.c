@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "milter/learn.h"
-#include "milter/log.h"
+#include "util/log.h"
 #include "policy/model.h"
 #include "policy/store.h"
 #include "scoring/authres.h"

@@ -40,7 +40,7 @@
 #include "milter/daemon.h"
 #include "milter/learn.h"
 #include "milter/listen.h"
-#include "milter/log.h"
+#include "util/log.h"
 #include "milter/metrics-http.h"
 #include "milter/metrics.h"
 #include "milter/scanmode.h"

@@ -15,7 +15,7 @@
 
 #include <microhttpd.h>
 
-#include "milter/log.h"
+#include "util/log.h"
 #include "milter/metrics-http.h"
 #include "milter/metrics.h"
 

@@ -35,7 +35,7 @@
 
 #include "milter/conf.h"
 #include "milter/context.h"
-#include "scoring/strbuf.h"
+#include "util/strbuf.h"
 
 #define HM_METRICS_SYMBOLS_MAX 512	/* distinct symbol names counted by name */
 #define HM_METRICS_OTHER_SYMBOL "(other)"

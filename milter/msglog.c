@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "milter/log.h"
+#include "util/log.h"
 #include "milter/metrics.h"
 #include "milter/msglog.h"
 

@@ -14,7 +14,7 @@
 #include <strings.h>
 
 #include "milter/headers.h"
-#include "milter/log.h"
+#include "util/log.h"
 #include "milter/scanmode.h"
 #include "milter/verdict.h"
 #include "policy/model.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "milter/verdict.h"
-#include "scoring/address.h"
+#include "util/address.h"
 #include "scoring/spamhdr.h"
 
 #define HEADER_MAX 65536		/* one header value we add, at most */

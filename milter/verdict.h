@@ -17,7 +17,7 @@
 #include "policy/policy.h"
 #include "scoring/client.h"
 #include "scoring/scan.h"
-#include "scoring/strbuf.h"
+#include "util/strbuf.h"
 
 /*
  * Trouble never becomes a permanent reject (DESIGN §5.5): a reject that

@@ -27,7 +27,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "milter/log.h"
+#include "util/log.h"
 #include "policy/model.h"
 #include "policy/sentinel.h"
 

@@ -22,11 +22,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include "milter/log.h"
+#include "util/log.h"
 #include "policy/pattern.h"
 #include "policy/policy.h"
 #include "policy/store.h"
-#include "scoring/address.h"
+#include "util/address.h"
 
 /* Slots of hm_rcpt_policy.lists_. */
 enum { L_DOM_WL, L_DOM_BL, L_MB_WL, L_MB_BL, L_COUNT };

@@ -15,7 +15,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "milter/log.h"
+#include "util/log.h"
 #include "policy/sentinel.h"
 
 #define HOST_MAX 256

@@ -34,7 +34,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "milter/log.h"
+#include "util/log.h"
 #include "policy/cache.h"
 #include "policy/sentinel.h"
 #include "policy/store-int.h"

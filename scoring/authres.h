@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 #include "scoring/results.h"
-#include "scoring/strbuf.h"
+#include "util/strbuf.h"
 
 struct hm_authres_input {
 	const char *authserv_id;

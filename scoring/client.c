@@ -19,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "scoring/address.h"
+#include "util/address.h"
 #include "scoring/client.h"
 
 #define NAME_LEN 256			/* a domain name as text, NUL included */

@@ -43,7 +43,7 @@
 #include <stddef.h>
 
 #include "scoring/dns.h"
-#include "scoring/netlist.h"
+#include "util/netlist.h"
 #include "scoring/symbols.h"
 
 #define HM_RDNS_NAMES_MAX 10		/* PTR names checked forward */

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "scoring/address.h"
+#include "util/address.h"
 #include "scoring/content.h"
 #include "scoring/features.h"
 #include "scoring/mime.h"

@@ -40,7 +40,7 @@
 
 #include <opendkim/dkim.h>
 
-#include "scoring/address.h"
+#include "util/address.h"
 #include "scoring/dkim.h"
 
 #define KEY_NAME_MAX 256		/* selector._domainkey.domain, with NUL */

@@ -27,7 +27,7 @@
 
 #include <stddef.h>
 
-#include "scoring/address.h"
+#include "util/address.h"
 #include "scoring/dns.h"
 #include "scoring/results.h"
 

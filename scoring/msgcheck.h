@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "scoring/address.h"
+#include "util/address.h"
 #include "scoring/symbols.h"
 
 #define HM_DATE_PAST_MAX (7 * 86400)	/* DATE_IN_PAST beyond this */

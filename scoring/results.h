@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HM_DOMAIN_MAX 254		/* a domain name as text, with NUL */
-#define HM_ADDR_MAX 512			/* an address (local-part@domain) */
+#include "util/address.h"		/* HM_DOMAIN_MAX, HM_ADDR_MAX */
+
 #define HM_REASON_MAX 160		/* short human-readable detail */
 #define HM_DKIM_MAX_SIGS 16		/* signatures checked and reported */
 

@@ -26,14 +26,14 @@
 
 #include <time.h>
 
-#include "scoring/address.h"
+#include "util/address.h"
 #include "scoring/classifier.h"
 #include "scoring/engine.h"
 #include "scoring/msgcheck.h"
 #include "scoring/rules.h"
 #include "scoring/symbols.h"
 #include "scoring/results.h"
-#include "scoring/strbuf.h"
+#include "util/strbuf.h"
 
 struct hm_envelope {
 	const char *client_ip;		/* NULL: a local or unknown client, no IP checks */

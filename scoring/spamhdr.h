@@ -14,7 +14,7 @@
 
 #include <stdbool.h>
 
-#include "scoring/strbuf.h"
+#include "util/strbuf.h"
 #include "scoring/symbols.h"
 
 int hm_spamhdr_score(struct hm_strbuf *out, double score);

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "scoring/strbuf.h"
+#include "util/strbuf.h"
 
 enum hm_sym {
 	HM_SYM_SPF_PASS,

@@ -37,7 +37,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "milter/log.h"
+#include "util/log.h"
 #include "policy/policy.h"
 #include "policy/store.h"
 

@@ -1,5 +1,5 @@
 /*
- * test-address.c - unit tests of scoring/address.c: From header values
+ * test-address.c - unit tests of util/address.c: From header values
  * (current and obsolete RFC 5322 syntax, hostile input), envelope addresses
  * as libmilter hands them, domain-name syntax.  Each table row is one case;
  * a failure prints the input and what differed.
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "scoring/address.h"
+#include "util/address.h"
 
 /* The parsed addresses as "local@domain|local@domain" (local-part raw). */
 static void render(const struct hm_from_list *l, char *out, size_t len)

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "milter/conf.h"
-#include "milter/log.h"
+#include "util/log.h"
 #include "policy/store.h"
 
 /* A failure with its case and what differed, as a TAP comment. */

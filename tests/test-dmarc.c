@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "scoring/address.h"
+#include "util/address.h"
 #include "scoring/dmarc.h"
 
 #define TIMEOUT_MS 1500		/* dns.timeout */

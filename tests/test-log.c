@@ -1,5 +1,5 @@
 /*
- * test-log.c - unit tests of milter/log.c: escaping of untrusted text for
+ * test-log.c - unit tests of util/log.c: escaping of untrusted text for
  * log fields (one TAP case per row), level and facility names, the level
  * filter, and the stderr line format.
  */
@@ -20,7 +20,7 @@
 	print_message("# "); print_message(__VA_ARGS__); print_message("\n"); fail(); \
 } while (0)
 
-#include "milter/log.h"
+#include "util/log.h"
 
 struct escape_case {
 	const char *desc;

@@ -39,7 +39,7 @@
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
-#include "milter/log.h"
+#include "util/log.h"
 #include "policy/model.h"
 #include "policy/store.h"
 #include "scoring/classifier.h"

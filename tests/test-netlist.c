@@ -1,5 +1,5 @@
 /*
- * test-netlist.c - unit tests of scoring/netlist.c (CIDR lists).
+ * test-netlist.c - unit tests of util/netlist.c (CIDR lists).
  */
 #include "config.h"
 
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "scoring/netlist.h"
+#include "util/netlist.h"
 
 static void test_parse_errors(void **state)
 {

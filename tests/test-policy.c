@@ -28,7 +28,7 @@
 #include <cmocka.h>
 #include <hiredis.h>
 
-#include "milter/log.h"
+#include "util/log.h"
 #include "policy/policy.h"
 #include "policy/store.h"
 

@@ -35,7 +35,7 @@
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
-#include "milter/log.h"
+#include "util/log.h"
 #include "policy/store.h"
 
 static int redis_port, auth_port;

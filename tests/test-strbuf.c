@@ -1,5 +1,5 @@
 /*
- * test-strbuf.c - unit tests of scoring/strbuf.c.
+ * test-strbuf.c - unit tests of util/strbuf.c.
  */
 #include "config.h"
 
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "scoring/strbuf.h"
+#include "util/strbuf.h"
 
 static void test_empty(void **state)
 {

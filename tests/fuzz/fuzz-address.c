@@ -1,12 +1,12 @@
 /*
  * fuzz-address.c - libFuzzer target: From header values and envelope
- * addresses (scoring/address.c), the addresses every sender sets.
+ * addresses (util/address.c), the addresses every sender sets.
  * Input: newline-separated values; the first is also tried as a MAIL FROM
  * argument, and every parsed address is formatted back.
  */
 #include "config.h"
 
-#include "scoring/address.h"
+#include "util/address.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

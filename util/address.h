@@ -21,7 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "scoring/results.h"		/* HM_DOMAIN_MAX */
+#define HM_DOMAIN_MAX 254		/* a domain name as text, with NUL */
+#define HM_ADDR_MAX 512			/* an address (local-part@domain) */
 
 #define HM_LOCAL_MAX 65			/* local-part, RFC 5321 4.5.3.1.1: 64 octets + NUL */
 #define HM_FROM_MAX 16			/* From addresses kept per message */

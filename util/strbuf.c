@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scoring/strbuf.h"
+#include "util/strbuf.h"
 
 void hm_strbuf_init(struct hm_strbuf *sb, size_t max)
 {

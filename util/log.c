@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <syslog.h>
 
-#include "milter/log.h"
+#include "util/log.h"
 
 static atomic_int log_level = HM_LOG_INFO;
 static bool log_to_stderr = true;

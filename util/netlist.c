@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scoring/netlist.h"
+#include "util/netlist.h"
 
 int hm_net_parse(const char *text, struct hm_net *net, char *err, size_t errlen)
 {

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "scoring/address.h"
+#include "util/address.h"
 
 #define COMMENT_DEPTH_MAX 32	/* nested comments, RFC 5322 puts no bound on it */
 #define ENVELOPE_MAX 1024	/* RFC 5321 paths are at most 256 octets */

@@ -57,6 +57,8 @@
  */
 #define HM_MILTER_MAX_DATA (1024 * 1024)
 
+#define HM_MAX_CAL_PATHS 256		/* --spam and --ham paths of --calibrate, each */
+
 static int signal_pipe[2] = { -1, -1 };
 
 static void usage(FILE *out)
@@ -318,14 +320,10 @@ int main(int argc, char **argv)
 	const char *rcpts[HM_MAX_RCPTS];
 	const char *learn = NULL, *user = NULL;
 	bool calibrate = false;
-	const char **cal_spam = calloc((size_t)argc + 1, sizeof(char *));
-	const char **cal_ham = calloc((size_t)argc + 1, sizeof(char *));
+	/* --spam / --ham paths point into argv, as --rcpt's do. */
+	const char *cal_spam[HM_MAX_CAL_PATHS], *cal_ham[HM_MAX_CAL_PATHS];
 	size_t ncal_spam = 0, ncal_ham = 0;
 
-	if (cal_spam == NULL || cal_ham == NULL) {
-		fprintf(stderr, "hosterra-milter: out of memory\n");
-		return 1;
-	}
 	scan.rcpts = rcpts;
 	while ((opt = getopt_long(argc, argv, "c:ftOVh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -345,8 +343,18 @@ int main(int argc, char **argv)
 		case 'L': learn = optarg; break;
 		case 'U': user = optarg; break;
 		case 'C': calibrate = true; break;
-		case 's': cal_spam[ncal_spam++] = optarg; break;
-		case 'm': cal_ham[ncal_ham++] = optarg; break;
+		case 's':
+		case 'm':
+			if ((opt == 's' ? ncal_spam : ncal_ham) == HM_MAX_CAL_PATHS) {
+				fprintf(stderr, "hosterra-milter: more than %d --%s paths\n",
+					HM_MAX_CAL_PATHS, opt == 's' ? "spam" : "ham");
+				return 1;
+			}
+			if (opt == 's')
+				cal_spam[ncal_spam++] = optarg;
+			else
+				cal_ham[ncal_ham++] = optarg;
+			break;
 		case 'c': conf_path = optarg; break;
 		case 'f': foreground = 1; break;
 		case 't': test_only = 1; break;
@@ -392,12 +400,8 @@ int main(int argc, char **argv)
 		hm_log_set_level(HM_LOG_ERR);	/* the totals are the output */
 		status = learn ? hm_learn_run(conf, &la, stdout) : hm_calibrate_run(conf, &ca, stdout);
 		hm_conf_release(&conf);
-		free(cal_spam);
-		free(cal_ham);
 		return status;
 	}
-	free(cal_spam);
-	free(cal_ham);
 	if (scan.file && optind < argc) {
 		/* --scan FILE FILE...: the same envelope for each. */
 		scan.more = (const char *const *)argv + optind;

@@ -26,6 +26,9 @@ static char where[64];			/* the listen value daemon_ runs with */
 
 /* libmicrohttpd's own error messages, into our log. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[300];
 	size_t n;

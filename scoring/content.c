@@ -35,7 +35,7 @@
 
 /* The decoder's bounds: enough text to judge, a bounded cost per message. */
 static const struct hm_mime_limits content_limits = {
-	.text_max = 32 * 1024,
+	.text_max = 16 * 1024,
 	.header_text_max = 4 * 1024,
 	.depth_max = 8,
 };

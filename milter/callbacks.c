@@ -393,10 +393,9 @@ static int judge(SMFICTX *ctx, struct hm_conn *conn, struct hm_verdict *v, const
 		*what = "out of memory";
 		return -1;
 	}
-	if (hm_verdict_judge(conn->conf, msg->scan, conn->client,
-			     conn->helo[0] ? conn->helo : NULL, msg->result, v, what) < 0)
+	if (hm_verdict_decide(conn->conf, msg->scan, conn->client, conn->helo[0] ? conn->helo : NULL,
+			      msg->from, msg->rcpts, msg->nrcpts, msg->result, v, what) < 0)
 		return -1;
-	hm_verdict_recipients(conn->conf, msg->result, msg->from, msg->rcpts, msg->nrcpts, v);
 	if (v->conflict)
 		hm_log(HM_LOG_NOTICE, "%s: recipients' outcomes differ: the most lenient, %s, applies "
 		       "to all", queue_id_of(ctx), hm_verdict_outcome_name(v->outcome, v->held));
@@ -432,10 +431,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 		hm_msglog_write(conn, qid, "tempfail");
 	} else if (conn->msg->decided && v.outcome == HM_REJECT) {
 		/* A reject that trouble may have caused is held back as 451. */
-		struct hm_reply reply;
-
-		hm_verdict_reply(conn->msg->result, &v, &reply);
-		smfi_setreply(ctx, (char *)reply.code, (char *)reply.status, reply.text);
+		smfi_setreply(ctx, (char *)v.reply.code, (char *)v.reply.status, v.reply.text);
 		hm_msglog_write(conn, qid, v.held ? "tempfail" : "reject");
 		verdict = v.held ? SMFIS_TEMPFAIL : SMFIS_REJECT;
 	} else if (edit_headers(ctx, conn, &v, &what) < 0) {

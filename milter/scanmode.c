@@ -327,11 +327,8 @@ static void print_text(FILE *out, const struct hm_scanmode_args *a, const struct
 	if (r && v->conflict)
 		fprintf(out, "recipients disagree: the most lenient outcome applies to all\n");
 	if (r && v->outcome == HM_REJECT) {
-		struct hm_reply reply;
-
-		hm_verdict_reply(r, v, &reply);
-		fprintf(out, "reply: %s %s ", reply.code, reply.status);
-		put_text(out, reply.text, false);
+		fprintf(out, "reply: %s %s ", v->reply.code, v->reply.status);
+		put_text(out, v->reply.text, false);
 		fputc('\n', out);
 		return;
 	}
@@ -368,12 +365,9 @@ static void print_json(FILE *out, const struct hm_scanmode_args *a, const struct
 			r->score, v->thresholds.tag, v->thresholds.reject);
 		fprintf(out, ",\"dmarc_enforced\":%s", v->dmarc_enforced ? "true" : "false");
 		if (v->outcome == HM_REJECT) {
-			struct hm_reply reply;
-
-			hm_verdict_reply(r, v, &reply);
 			fprintf(out, ",\"reply\":{\"code\":\"%s\",\"status\":\"%s\",\"text\":",
-				reply.code, reply.status);
-			json_string(out, reply.text);
+				v->reply.code, v->reply.status);
+			json_string(out, v->reply.text);
 			fputc('}', out);
 		}
 		fputs(",\"symbols\":[", out);
@@ -522,10 +516,9 @@ static int scan_one(struct hm_conf *conf, const struct hm_scanmode_args *a,
 	}
 	if (f.scan) {
 		if ((r = calloc(1, sizeof(*r))) == NULL ||
-		    hm_verdict_judge(conf, f.scan, client, a->helo, r, &v, &what) < 0)
+		    hm_verdict_decide(conf, f.scan, client, a->helo, a->mail_from ? a->mail_from : "<>",
+				      rcpts, a->nrcpts, r, &v, &what) < 0)
 			goto out;
-		hm_verdict_recipients(conf, r, a->mail_from ? a->mail_from : "<>", rcpts,
-				      a->nrcpts, &v);
 		if (hm_verdict_headers(conf, r, &v, h, &nh) < 0) {
 			what = "a header grew too long";
 			goto out;

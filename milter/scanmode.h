@@ -36,7 +36,11 @@ struct hm_scanmode_args {
 	bool outbound;			/* as if authenticated: not judged */
 };
 
-/* 0 after printing the report to out, 1 on an error (said on stderr). */
+/*
+ * 0 after printing the report to out, 1 on an error (said on stderr).
+ * conf must be the published configuration (hm_conf_publish()): the
+ * transaction takes it as the daemon's connections do.
+ */
 int hm_scanmode_run(struct hm_conf *conf, const struct hm_scanmode_args *args, FILE *out);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * context.h - per-connection and per-message state.
  *
- * A struct hm_conn lives in libmilter's private slot from connect to close;
- * it holds the configuration snapshot the connection runs with and at most
+ * A struct hm_conn lives in libmilter's private slot from connect to close
+ * (in the scan mode, for one file), and milter/transaction.c runs its
+ * stages.  It holds the configuration snapshot the connection runs with and at most
  * one struct hm_msg, the transaction in progress.  Everything a message owns
  * hangs off its hm_msg and is released by hm_msg_free(), the one place that
  * frees it: called at end of message, abort, close and the next MAIL FROM.

@@ -1,8 +1,9 @@
 /*
  * context.h - per-connection and per-message state.
  *
- * A struct hm_conn lives in libmilter's private slot from connect to close;
- * it holds the configuration snapshot the connection runs with and at most
+ * A struct hm_conn lives in libmilter's private slot from connect to close
+ * (in the scan mode, for one file), and milter/transaction.c runs its
+ * stages.  It holds the configuration snapshot the connection runs with and at most
  * one struct hm_msg, the transaction in progress.  Everything a message owns
  * hangs off its hm_msg and is released by hm_msg_free(), the one place that
  * frees it: called at end of message, abort, close and the next MAIL FROM.
@@ -34,9 +35,10 @@ struct hm_msg {
 	bool outbound;			/* authenticated or internal: not judged */
 	struct hm_scan *scan;		/* the checks in progress; NULL if outbound */
 	struct hm_scan_result *result;	/* filled at end of message */
+	struct hm_verdict verdict;	/* the message's, once decided */
 	int outcome;			/* enum hm_outcome, once decided */
 	bool decided;
-	const char *failed;		/* a no-reply stage failed: 451 at end of message */
+	const char *failed;		/* a header or body stage failed: 451 at end of message */
 	struct timespec eom_started;	/* end of message began (0: not reached) */
 };
 
@@ -51,7 +53,8 @@ struct hm_conn {
 	struct hm_conf *client_conf;	/* the snapshot the client checks started with */
 	bool leading_space;		/* header values arrive with their leading space */
 	unsigned long noreply;		/* SMFIP_NR_* stages the MTA does not wait for */
-	const char *failed;		/* connect or HELO failed unanswered: 451 at MAIL FROM */
+	const char *failed;		/* connect or HELO failed: 451 at MAIL FROM */
+	struct hm_cls_slot *model;	/* content model; NULL: the daemon's */
 	struct hm_msg *msg;
 	unsigned long messages;		/* transactions begun on this connection */
 };

@@ -430,8 +430,10 @@ int main(int argc, char **argv)
 			hm_conf_release(&conf);
 			return 1;
 		}
+		/* The transaction reads the current configuration, as in the daemon. */
+		hm_conf_publish(conf);
 		status = hm_scanmode_run(conf, &scan, stdout);
-		hm_conf_release(&conf);
+		hm_conf_publish(NULL);
 		return status;
 	}
 	if (test_only) {

@@ -1,33 +1,33 @@
 /*
- * scanmode.c - the milter's pipeline on a message file, with a report.
+ * scanmode.c - the milter's transaction on a message file, with a report.
  *
- * The file is read the way the MTA hands a message to the milter: header
- * fields one by one (the value is everything after the colon, leading
- * space and folded lines included), then the body as CRLF text in chunks.
- * Nothing is kept but the current header field (bounded).
+ * The envelope from the command line and the file are fed to the same
+ * transaction as the daemon's (milter/transaction.h), stage by stage, and
+ * what it returned is printed.  The file is read the way the MTA hands a
+ * message to the milter: header fields one by one (the value is
+ * everything after the colon, leading space and folded lines included),
+ * then the body as CRLF text in chunks.  Nothing is kept but the current
+ * header field (bounded).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/socket.h>
 
-#include "milter/headers.h"
-#include "util/log.h"
+#include "milter/context.h"
 #include "milter/scanmode.h"
+#include "milter/transaction.h"
 #include "milter/verdict.h"
 #include "policy/model.h"
 #include "policy/store.h"
-#include "scoring/client.h"
-#include "scoring/scan.h"
+#include "util/log.h"
 
 #define FIELD_MAX (256 * 1024)		/* one header field, folded lines included */
 
 struct feeder {
-	struct hm_scan *scan;
-	struct hm_header_track track;
-	const char *authserv_id;
+	struct hm_conn *conn;
 	struct hm_strbuf field;		/* the header field being read */
 	bool in_body;
 	int error;
@@ -52,12 +52,8 @@ static void flush_field(struct feeder *f)
 		*colon = '\0';
 		while (end > text && (end[-1] == ' ' || end[-1] == '\t'))
 			*--end = '\0';	/* as Postfix: no space before the colon */
-		if (hm_header_track_seen(&f->track, text) < 0)
-			f->error = ENOMEM;
-		if (strcasecmp(text, "Authentication-Results") == 0)
-			hm_header_track_authres(&f->track, colon + 1, f->authserv_id);
-		if (f->scan && hm_scan_header(f->scan, text, colon + 1) < 0)
-			f->error = ENOMEM;
+		/* A failure is the transaction's: said at end of message. */
+		(void)hm_txn_header(f->conn, text, colon + 1);
 	}
 	hm_strbuf_free(&f->field);
 }
@@ -68,8 +64,7 @@ static void header_line(struct feeder *f, const char *line, size_t len)
 	if (len == 0) {			/* the empty line: end of headers */
 		flush_field(f);
 		f->in_body = true;
-		if (f->scan && hm_scan_eoh(f->scan) < 0)
-			f->error = ENOMEM;
+		(void)hm_txn_eoh(f->conn);
 		return;
 	}
 	if (line[0] == ' ' || line[0] == '\t') {
@@ -92,8 +87,8 @@ static void header_line(struct feeder *f, const char *line, size_t len)
 
 static void body_bytes(struct feeder *f, const unsigned char *p, size_t n)
 {
-	if (f->scan && n && hm_scan_body(f->scan, p, n) < 0)
-		f->error = ENOMEM;
+	if (n)
+		(void)hm_txn_body(f->conn, p, n);
 }
 
 /* The body in blocks, bare LF turned into CRLF as the MTA sends it. */
@@ -230,52 +225,69 @@ static void put_text(FILE *out, const char *s, bool folded)
 	}
 }
 
-struct removed {
-	char list[4096];
-	size_t len;
-	FILE *out;
-	bool json;
-	int count;
+/* What the transaction returned for one file. */
+struct report {
+	const struct hm_scanmode_args *a;
+	const struct hm_msg *msg;
+	const struct hm_scan_result *r;	/* NULL: not judged */
+	const struct hm_verdict *v;
+	const struct hm_txn_reply *reply;	/* end of message's */
+	const struct hm_txn_eom *eom;	/* its header edits */
+	const struct hm_txn_reply *rcpt_reply;	/* each RCPT TO's */
+	const long *rec;		/* each RCPT TO's record in msg->rcpts, or -1 */
 };
 
-static int note_removed(const char *name, unsigned index, void *arg)
+static const struct hm_rcpt *rcpt_of(const struct report *p, size_t i)
 {
-	struct removed *r = arg;
-
-	if (r->json) {
-		fprintf(r->out, "%s{\"name\":", r->count ? "," : "");
-		json_string(r->out, name);
-		fprintf(r->out, ",\"index\":%u}", index);
-	} else {
-		fprintf(r->out, "  - %s #%u\n", T(name), index);
-	}
-	r->count++;
-	return 0;
+	return p->rec[i] < 0 ? NULL : &p->msg->rcpts[p->rec[i]];
 }
 
 /* One recipient: its outcome and what decided it. */
-static void explain(const struct hm_rcpt *rc, bool judged, struct hm_strbuf *out)
+static void explain(const struct report *p, size_t i, struct hm_strbuf *out)
 {
+	const struct hm_rcpt *rc = rcpt_of(p, i);
+
 	hm_strbuf_init(out, 2048);
-	if (judged || rc->status != HM_RCPT_ACCEPTED)
+	if (rc == NULL)
+		hm_strbuf_puts(out, "not recorded");
+	else if (p->r || rc->status != HM_RCPT_ACCEPTED)
 		hm_verdict_explain(rc, out);
-	else
+	else if (p->msg->outbound)
 		hm_strbuf_puts(out, "accept[not judged]");
+	else
+		hm_strbuf_puts(out, "undecided");
 }
 
-static void print_text(FILE *out, const struct hm_scanmode_args *a, const struct hm_scan_result *r,
-		       const struct hm_verdict *v, const struct hm_header_add *h, size_t nh,
-		       const struct hm_header_track *track, const struct hm_rcpt *rcpts)
+/* Does end of message edit the headers (not refused)? */
+static bool edits(const struct report *p)
 {
-	struct removed rm = { .out = out };
+	return p->reply->action == HM_TXN_CONTINUE;
+}
+
+static const char *message_outcome(const struct report *p)
+{
+	if (p->reply->action == HM_TXN_REJECT)
+		return "reject";
+	if (p->reply->action == HM_TXN_TEMPFAIL)
+		return "tempfail";
+	return p->r ? hm_outcome_name(p->v->outcome) : "accept";
+}
+
+static void print_text(FILE *out, const struct report *p)
+{
+	const struct hm_scanmode_args *a = p->a;
+	const struct hm_scan_result *r = p->r;
+	const struct hm_verdict *v = p->v;
 
 	fprintf(out, "envelope: client=%s helo=%s from=%s rcpt=", a->client_ip ? T(a->client_ip) : "local",
 		a->helo ? T(a->helo) : "-", a->mail_from ? T(a->mail_from) : "<>");
 	for (size_t i = 0; i < a->nrcpts; i++)
 		fprintf(out, "%s%s", i ? "," : "", T(a->rcpts[i]));
 	fputc('\n', out);
-	if (r == NULL) {
+	if (p->msg->outbound) {
 		fprintf(out, "not judged: outbound mail (authenticated or internal)\n");
+	} else if (r == NULL) {
+		fprintf(out, "not judged: refused before the checks\n");
 	} else {
 		if (r->spf_checked)
 			fprintf(out, "spf: %s %s=%s%s%s%s\n", hm_spf_result_name(r->spf.result),
@@ -316,45 +328,58 @@ static void print_text(FILE *out, const struct hm_scanmode_args *a, const struct
 		hm_strbuf_free(&held);
 	}
 	for (size_t i = 0; i < a->nrcpts; i++) {
+		const struct hm_txn_reply *rr = &p->rcpt_reply[i];
 		struct hm_strbuf why;
 
-		explain(&rcpts[i], r != NULL, &why);
+		explain(p, i, &why);
 		fprintf(out, "  %s: ", T(a->rcpts[i]));
 		put_text(out, hm_strbuf_str(&why), false);
+		if (rr->action != HM_TXN_CONTINUE) {
+			fprintf(out, " (%s %s ", rr->code, rr->xcode);
+			put_text(out, rr->text, false);
+			fputc(')', out);
+		}
 		fputc('\n', out);
 		hm_strbuf_free(&why);
 	}
 	if (r && v->conflict)
 		fprintf(out, "recipients disagree: the most lenient outcome applies to all\n");
-	if (r && v->outcome == HM_REJECT) {
-		struct hm_reply reply;
-
-		hm_verdict_reply(r, v, &reply);
-		fprintf(out, "reply: %s %s ", reply.code, reply.status);
-		put_text(out, reply.text, false);
+	if (!edits(p)) {
+		fprintf(out, "reply: %s %s ", p->reply->code, p->reply->xcode);
+		put_text(out, p->reply->text, false);
 		fputc('\n', out);
 		return;
 	}
 	fprintf(out, "headers removed:\n");
-	hm_header_track_replay(track, note_removed, &rm);
-	if (rm.count == 0)
+	for (size_t i = 0; i < p->eom->ndel; i++)
+		fprintf(out, "  - %s #%u\n", T(p->eom->del[i].name), p->eom->del[i].index);
+	if (p->eom->ndel == 0)
 		fprintf(out, "  (none)\n");
 	fprintf(out, "headers added:\n");
-	for (size_t i = 0; i < nh; i++) {
-		fprintf(out, "  %s%s: ", h[i].at_top ? "(top) " : "", T(h[i].name));
-		put_text(out, hm_strbuf_str(&h[i].value), true);
+	for (size_t i = 0; i < p->eom->nadd; i++) {
+		const struct hm_header_add *h = &p->eom->add[i];
+
+		fprintf(out, "  %s%s: ", h->at_top ? "(top) " : "", T(h->name));
+		put_text(out, hm_strbuf_str(&h->value), true);
 		fputc('\n', out);
 	}
-	if (nh == 0)
+	if (p->eom->nadd == 0)
 		fprintf(out, "  (none)\n");
 }
 
-static void print_json(FILE *out, const struct hm_scanmode_args *a, const struct hm_scan_result *r,
-		       const struct hm_verdict *v, const struct hm_header_add *h, size_t nh,
-		       const struct hm_header_track *track, const struct hm_rcpt *rcpts)
+static void json_reply(FILE *out, const struct hm_txn_reply *rr)
 {
-	struct removed rm = { .out = out, .json = true };
-	const char *outcome = r ? hm_verdict_outcome_name(v->outcome, v->held) : "accept";
+	fprintf(out, ",\"reply\":{\"code\":\"%s\",\"status\":\"%s\",\"text\":", rr->code, rr->xcode);
+	json_string(out, rr->text);
+	fputc('}', out);
+}
+
+static void print_json(FILE *out, const struct report *p)
+{
+	const struct hm_scanmode_args *a = p->a;
+	const struct hm_scan_result *r = p->r;
+	const struct hm_verdict *v = p->v;
+	const char *outcome = message_outcome(p);
 
 	fputc('{', out);
 	if (a->nmore) {
@@ -362,20 +387,14 @@ static void print_json(FILE *out, const struct hm_scanmode_args *a, const struct
 		json_string(out, a->file);
 		fputc(',', out);
 	}
-	fprintf(out, "\"judged\":%s,\"outcome\":\"%s\"", r ? "true" : "false", outcome);
+	fprintf(out, "\"judged\":%s,\"outcome\":\"%s\"", r ? "true" : "false",
+		r ? hm_verdict_outcome_name(v->outcome, v->held) : outcome);
+	if (!edits(p))
+		json_reply(out, p->reply);
 	if (r) {
 		fprintf(out, ",\"score\":%.2f,\"thresholds\":{\"tag\":%.2f,\"reject\":%.2f}",
 			r->score, v->thresholds.tag, v->thresholds.reject);
 		fprintf(out, ",\"dmarc_enforced\":%s", v->dmarc_enforced ? "true" : "false");
-		if (v->outcome == HM_REJECT) {
-			struct hm_reply reply;
-
-			hm_verdict_reply(r, v, &reply);
-			fprintf(out, ",\"reply\":{\"code\":\"%s\",\"status\":\"%s\",\"text\":",
-				reply.code, reply.status);
-			json_string(out, reply.text);
-			fputc('}', out);
-		}
 		fputs(",\"symbols\":[", out);
 		for (size_t i = 0; i < r->symbols.count; i++) {
 			fprintf(out, "%s{\"name\":", i ? "," : "");
@@ -413,28 +432,37 @@ static void print_json(FILE *out, const struct hm_scanmode_args *a, const struct
 	}
 	fputs(",\"recipients\":[", out);
 	for (size_t i = 0; i < a->nrcpts; i++) {
+		const struct hm_rcpt *rc = rcpt_of(p, i);
+		const struct hm_txn_reply *rr = &p->rcpt_reply[i];
 		struct hm_strbuf why;
 
-		explain(&rcpts[i], r != NULL, &why);
+		explain(p, i, &why);
 		fprintf(out, "%s{\"address\":", i ? "," : "");
 		json_string(out, a->rcpts[i]);
 		fprintf(out, ",\"outcome\":\"%s\",\"why\":",
-			rcpts[i].status == HM_RCPT_REJECTED ? "reject" :
-			rcpts[i].status != HM_RCPT_ACCEPTED ? "tempfail" :
-			r ? hm_verdict_outcome_name(rcpts[i].outcome, rcpts[i].held) : outcome);
+			rr->action == HM_TXN_REJECT ? "reject" :
+			rr->action == HM_TXN_TEMPFAIL ? "tempfail" :
+			r && rc && rc->decided ? hm_verdict_outcome_name(rc->outcome, rc->held) : outcome);
 		json_string(out, hm_strbuf_str(&why));
+		if (rr->action != HM_TXN_CONTINUE)
+			json_reply(out, rr);
 		fputc('}', out);
 		hm_strbuf_free(&why);
 	}
 	fputs("],\"headers_removed\":[", out);
-	if (!(r && v->outcome == HM_REJECT))
-		hm_header_track_replay(track, note_removed, &rm);
-	fputs("],\"headers_added\":[", out);
-	for (size_t i = 0; i < nh && !(r && v->outcome == HM_REJECT); i++) {
+	for (size_t i = 0; edits(p) && i < p->eom->ndel; i++) {
 		fprintf(out, "%s{\"name\":", i ? "," : "");
-		json_string(out, h[i].name);
-		fprintf(out, ",\"top\":%s,\"value\":", h[i].at_top ? "true" : "false");
-		json_string(out, hm_strbuf_str(&h[i].value));
+		json_string(out, p->eom->del[i].name);
+		fprintf(out, ",\"index\":%u}", p->eom->del[i].index);
+	}
+	fputs("],\"headers_added\":[", out);
+	for (size_t i = 0; edits(p) && i < p->eom->nadd; i++) {
+		const struct hm_header_add *h = &p->eom->add[i];
+
+		fprintf(out, "%s{\"name\":", i ? "," : "");
+		json_string(out, h->name);
+		fprintf(out, ",\"top\":%s,\"value\":", h->at_top ? "true" : "false");
+		json_string(out, hm_strbuf_str(&h->value));
 		fputc('}', out);
 	}
 	fputs("]}\n", out);
@@ -465,95 +493,85 @@ static void load_model(const struct hm_conf *conf, struct hm_cls_slot *slot)
 	hm_model_conn_free(&c);
 }
 
-/* One file; slot holds the model read once for all (or none). */
-static int scan_one(struct hm_conf *conf, const struct hm_scanmode_args *a,
-		    struct hm_cls_slot *slot, FILE *out)
+/* A stage's internal failure ends the scan: the daemon would say 451. */
+static bool failed(const struct hm_txn_reply *r, const char **what)
 {
-	struct hm_envelope env = { a->client_ip, a->helo, a->mail_from };
-	struct hm_scan_opts opts = {
-		.weights = &conf->weights,
-		.rules = conf->compiled_rules,
-		.model = conf->classifier.enabled ? slot : NULL,
-		.points = &conf->cls_points,
-	};
-	struct feeder f = { .authserv_id = conf->authserv_id };
-	struct hm_client_check *client = NULL;
-	struct hm_scan_result *r = NULL;
-	struct hm_verdict v = { .outcome = HM_ACCEPT };
-	struct hm_header_add h[HM_VERDICT_MAX_HEADERS];
-	struct hm_rcpt *rcpts = NULL;
-	size_t nh = 0;
+	if (r->internal == NULL)
+		return false;
+	*what = r->internal;
+	return true;
+}
+
+/* One file, through the transaction the daemon runs; slot holds the model. */
+static int scan_one(const struct hm_scanmode_args *a, struct hm_cls_slot *slot, FILE *out)
+{
+	struct hm_conn *conn = hm_conn_new();
+	struct hm_txn_reply *rcpt_reply = calloc(a->nrcpts + 1, sizeof(*rcpt_reply));
+	long *rec = calloc(a->nrcpts + 1, sizeof(*rec));
+	struct hm_txn_eom eom = { 0 };
+	struct hm_txn_reply r;
+	struct feeder f = { 0 };
 	const char *what = "out of memory";
-	FILE *in;
+	FILE *in = NULL;
 	int rc = 1;
 
+	if (conn == NULL || conn->conf == NULL || rcpt_reply == NULL || rec == NULL)
+		goto out;
 	in = strcmp(a->file, "-") == 0 ? stdin : fopen(a->file, "rb");
 	if (in == NULL) {
 		fprintf(stderr, "hosterra-milter: %s: %s\n", a->file, strerror(errno));
-		return 1;
-	}
-	if ((rcpts = calloc(a->nrcpts + 1, sizeof(*rcpts))) == NULL)
+		what = NULL;
 		goto out;
-	for (size_t i = 0; i < a->nrcpts && !a->outbound; i++) {
-		struct hm_policy_defaults d;
+	}
+	conn->model = slot;
+	r = hm_txn_connect(conn, "scan", a->client_ip == NULL ? AF_UNIX :
+			   strchr(a->client_ip, ':') ? AF_INET6 : AF_INET, a->client_ip);
+	if (failed(&r, &what))
+		goto out;
+	r = hm_txn_helo(conn, a->helo);
+	if (failed(&r, &what))
+		goto out;
+	r = hm_txn_mail(conn, a->mail_from ? a->mail_from : "<>", a->outbound, "scan");
+	if (failed(&r, &what))
+		goto out;
+	for (size_t i = 0; i < a->nrcpts; i++) {
+		size_t before = conn->msg->nrcpts;
 
-		hm_verdict_policy_defaults(conf, &d);
-		rcpts[i].addr = (char *)a->rcpts[i];
-		if ((rcpts[i].policy = calloc(1, sizeof(*rcpts[i].policy))) == NULL)
+		rcpt_reply[i] = hm_txn_rcpt(conn, a->rcpts[i]);
+		if (failed(&rcpt_reply[i], &what))
 			goto out;
-		(void)hm_rcpt_policy_load(conf->store, &d, a->rcpts[i], a->mail_from ? a->mail_from : "<>",
-					  rcpts[i].policy);
-		/* The answers the milter would give at RCPT time. */
-		if (rcpts[i].policy->list == HM_LIST_BLACK)
-			rcpts[i].status = HM_RCPT_REJECTED;
-		else if (rcpts[i].policy->failed && conf->redis.on_failure == HM_ON_FAILURE_TEMPFAIL)
-			rcpts[i].status = HM_RCPT_TEMPFAIL;
+		rec[i] = conn->msg->nrcpts > before ? (long)before : -1;
 	}
-	if (!a->outbound) {
-		if (a->client_ip &&
-		    (client = hm_client_check_start(conf->engine->dns, &conf->client, a->client_ip)) == NULL)
-			goto out;
-		if ((f.scan = hm_scan_begin(conf->engine, &opts, &env, "scan")) == NULL)
-			goto out;
-	}
+	f.conn = conn;
 	if (feed_file(&f, in) < 0) {
 		what = "the message could not be read";
 		goto out;
 	}
-	if (f.scan) {
-		if ((r = calloc(1, sizeof(*r))) == NULL ||
-		    hm_verdict_judge(conf, f.scan, client, a->helo, r, &v, &what) < 0)
-			goto out;
-		hm_verdict_recipients(conf, r, a->mail_from ? a->mail_from : "<>", rcpts,
-				      a->nrcpts, &v);
-		if (hm_verdict_headers(conf, r, &v, h, &nh) < 0) {
-			what = "a header grew too long";
-			goto out;
-		}
-	}
+	r = hm_txn_eom(conn, "scan", &eom);
+	if (failed(&r, &what))
+		goto out;
+
+	struct report p = {
+		.a = a, .msg = conn->msg, .r = conn->msg->result, .v = &conn->msg->verdict,
+		.reply = &r, .eom = &eom, .rcpt_reply = rcpt_reply, .rec = rec,
+	};
 	if (a->json) {
-		print_json(out, a, r, &v, h, nh, &f.track, rcpts);
+		print_json(out, &p);
 	} else {
 		if (a->nmore)
 			fprintf(out, "file: %s\n", a->file);
-		print_text(out, a, r, &v, h, nh, &f.track, rcpts);
+		print_text(out, &p);
 	}
 	rc = 0;
 out:
-	if (rc)
+	if (rc && what)
 		fprintf(stderr, "hosterra-milter: scan failed: %s\n", what);
-	hm_verdict_headers_free(h, nh);
-	hm_header_track_clear(&f.track);
-	hm_scan_free(&f.scan);
-	hm_client_check_free(&client);
-	for (size_t i = 0; rcpts && i < a->nrcpts; i++) {
-		if (rcpts[i].policy)
-			hm_rcpt_policy_release(rcpts[i].policy);
-		free(rcpts[i].policy);
-	}
-	free(rcpts);
-	free(r);
-	if (in != stdin)
+	if (conn)
+		hm_txn_end(conn, &eom);
+	hm_conn_free(&conn);
+	free(rcpt_reply);
+	free(rec);
+	if (in && in != stdin)
 		fclose(in);
 	return rc;
 }
@@ -569,7 +587,7 @@ int hm_scanmode_run(struct hm_conf *conf, const struct hm_scanmode_args *args, F
 	for (size_t i = 0; i <= args->nmore; i++) {
 		if (i > 0)
 			a.file = args->more[i - 1];
-		rc |= scan_one(conf, &a, &slot, out);
+		rc |= scan_one(&a, &slot, out);
 	}
 	hm_cls_slot_publish(&slot, NULL);
 	return rc;

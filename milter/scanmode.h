@@ -1,12 +1,13 @@
 /*
  * scanmode.h - "hosterra-milter --scan": the daemon's pipeline on a file.
  *
- * Runs a message file through exactly what the milter does at end of
- * message (the same configuration, resolver, checks, symbols, thresholds
- * and decision) with an envelope given on the command line, and prints the
- * symbols with their weights, the score, the outcome per recipient and the
- * header edits the milter would make: how an operator answers "why was
- * this rejected?".  Text for people, or JSON (--json) for programs.
+ * Feeds a message file, with an envelope given on the command line, to
+ * the daemon's own transaction (milter/transaction.h: the same stages,
+ * configuration, resolver, checks, symbols, thresholds and decision) and
+ * prints what it returned: the symbols with their weights, the score, the
+ * outcome and RCPT reply per recipient, and the header edits or the reply
+ * at end of message: how an operator answers "why was this rejected?".
+ * Text for people, or JSON (--json) for programs.
  *
  * With the classifier enabled, the content model is read from Redis once
  * (the read settings, as the daemon's refresher does); without one stored,
@@ -36,7 +37,11 @@ struct hm_scanmode_args {
 	bool outbound;			/* as if authenticated: not judged */
 };
 
-/* 0 after printing the report to out, 1 on an error (said on stderr). */
+/*
+ * 0 after printing the report to out, 1 on an error (said on stderr).
+ * conf must be the published configuration (hm_conf_publish()): the
+ * transaction takes it as the daemon's connections do.
+ */
 int hm_scanmode_run(struct hm_conf *conf, const struct hm_scanmode_args *args, FILE *out);
 
 #endif

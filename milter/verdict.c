@@ -48,37 +48,6 @@ static int severity(enum hm_outcome o, unsigned held)
 	return 0;
 }
 
-int hm_verdict_judge(const struct hm_conf *conf, struct hm_scan *scan,
-		     struct hm_client_check *client, const char *helo,
-		     struct hm_scan_result *r, struct hm_verdict *v, const char **what)
-{
-	if (hm_scan_finish(scan, r) < 0) {
-		*what = "the checks failed";
-		return -1;
-	}
-	if (client) {
-		struct hm_symbols more = { 0 };
-
-		if (hm_client_check_collect(client, helo, &conf->weights, &more) < 0) {
-			*what = "the client checks failed";
-			return -1;
-		}
-		hm_scan_result_add(r, &more);
-	}
-	v->thresholds = (struct hm_thresholds){ conf->thresholds.tag, conf->thresholds.reject };
-	v->outcome = hm_decide(r->score, &v->thresholds);
-	v->dmarc_enforced = false;
-	/* The operator may let a DMARC p=reject failure reject by itself. */
-	if (conf->dmarc.enforce_reject && r->dmarc.result == HM_DMARC_FAIL &&
-	    r->dmarc.disposition == HM_DMARC_POLICY_REJECT && v->outcome != HM_REJECT) {
-		v->outcome = HM_REJECT;
-		v->dmarc_enforced = true;
-	}
-	v->black_listed = false;
-	v->held = v->outcome == HM_REJECT ? dns_trouble(r) : 0;
-	return 0;
-}
-
 int hm_verdict_headers(const struct hm_conf *conf, const struct hm_scan_result *r,
 		       const struct hm_verdict *v, struct hm_header_add *h, size_t *n)
 {
@@ -126,8 +95,9 @@ void hm_verdict_held_why(unsigned held, struct hm_strbuf *out)
 		hm_strbuf_printf(out, "%spolicy-unavailable", held & HM_HELD_DNS ? "+" : "");
 }
 
-void hm_verdict_reply(const struct hm_scan_result *r, const struct hm_verdict *v,
-		      struct hm_reply *out)
+/* The SMTP reply to a message whose outcome is HM_REJECT. */
+static void reply_of(const struct hm_scan_result *r, const struct hm_verdict *v,
+		     struct hm_reply *out)
 {
 	unsigned dns = v->held & HM_HELD_DNS;
 
@@ -175,24 +145,76 @@ void hm_verdict_policy_defaults(const struct hm_conf *conf, struct hm_policy_def
 	d->recipient_delimiter = conf->recipient_delimiter;
 }
 
-void hm_verdict_recipients(const struct hm_conf *conf, const struct hm_scan_result *r,
-			   const char *env_sender, struct hm_rcpt *rcpts, size_t n,
-			   struct hm_verdict *v)
+/*
+ * One recipient's outcome: its policy's lists and thresholds (the server's
+ * without a policy), then the operator's DMARC enforcement, which yields
+ * to a white list; then whether a reject is held back as 451.
+ */
+static void decide_one(const struct hm_conf *conf, const struct hm_scan_result *r,
+		       const char *env_sender, const char *const *from, size_t nfrom,
+		       const struct hm_auth_facts *auth, unsigned dns,
+		       struct hm_rcpt_policy *p, struct hm_rcpt *rc, bool *by_dmarc,
+		       struct hm_thresholds *t)
 {
+	const struct hm_thresholds server = { conf->thresholds.tag, conf->thresholds.reject };
+
+	*by_dmarc = false;
+	if (p) {
+		rc->outcome = hm_rcpt_policy_decide(p, env_sender, from, nfrom, auth, r->score);
+		*t = (struct hm_thresholds){ p->tag, p->reject };
+	} else {
+		rc->outcome = hm_decide(r->score, &server);
+		*t = server;
+	}
+	/* The operator may let a DMARC p=reject failure reject by itself. */
+	if (conf->dmarc.enforce_reject && r->dmarc.result == HM_DMARC_FAIL &&
+	    r->dmarc.disposition == HM_DMARC_POLICY_REJECT && rc->outcome != HM_REJECT &&
+	    !(p && p->list == HM_LIST_WHITE)) {
+		rc->outcome = HM_REJECT;
+		*by_dmarc = true;
+	}
+	rc->held = 0;
+	if (rc->outcome == HM_REJECT) {
+		bool listed = p && p->list == HM_LIST_BLACK;
+
+		/* The defaults stood in for this recipient's own policy. */
+		if (p && p->failed)
+			rc->held |= HM_HELD_POLICY;
+		/* A black match stands, unless an authenticated white
+		 * match might have beaten it. */
+		if (!listed || p->white_ignored_unauth)
+			rc->held |= dns;
+	}
+	rc->decided = true;
+}
+
+int hm_verdict_decide(const struct hm_conf *conf, struct hm_scan *scan,
+		      struct hm_client_check *client, const char *helo, const char *env_sender,
+		      struct hm_rcpt *rcpts, size_t n, struct hm_scan_result *r,
+		      struct hm_verdict *v, const char **what)
+{
+	struct hm_symbols more = { 0 };
 	char from_buf[HM_FROM_MAX][HM_ADDR_MAX];
 	const char *from[HM_FROM_MAX];
 	size_t nfrom = 0;
+	bool first = true;
+
+	if (client && hm_client_check_collect(client, helo, &conf->weights, &more) < 0) {
+		*what = "the client checks failed";
+		return -1;
+	}
+	if (hm_scan_finish(scan, client ? &more : NULL, r) < 0) {
+		*what = "the checks failed";
+		return -1;
+	}
+
 	struct hm_auth_facts auth = {
 		.spf_pass = r->spf_checked && r->spf.result == HM_SPF_PASS && !r->spf.helo_identity,
 		.spf_domain = r->spf.domain,
 		.dkim_aligned_pass = r->dmarc.dkim_aligned,
 		.from_fields = (unsigned)r->from.headers,
 	};
-	const struct hm_thresholds server = v->thresholds;	/* from hm_verdict_judge() */
 	const unsigned dns = dns_trouble(r);
-	bool first = true;
-	bool dmarc_reject = conf->dmarc.enforce_reject && r->dmarc.result == HM_DMARC_FAIL &&
-			    r->dmarc.disposition == HM_DMARC_POLICY_REJECT;
 
 	for (size_t i = 0; i < r->from.count && nfrom < HM_FROM_MAX; i++)
 		if (hm_addr_format(&r->from.addrs[i], from_buf[nfrom], sizeof(from_buf[0])) == 0) {
@@ -200,40 +222,16 @@ void hm_verdict_recipients(const struct hm_conf *conf, const struct hm_scan_resu
 			nfrom++;
 		}
 	v->conflict = false;
-	for (size_t i = 0; i < n; i++) {
-		struct hm_rcpt *rc = &rcpts[i];
-		struct hm_thresholds t = server;
-		bool by_dmarc = false;
+	for (size_t i = 0; i <= n; i++) {
+		struct hm_rcpt none = { .status = HM_RCPT_ACCEPTED }, *rc = i < n ? &rcpts[i] : &none;
+		struct hm_thresholds t;
+		bool by_dmarc;
 
-		if (rc->status != HM_RCPT_ACCEPTED)
+		/* No accepted recipient: the message is judged as for one
+		 * without a policy, with the server's thresholds. */
+		if (rc->status != HM_RCPT_ACCEPTED || (i == n && !first))
 			continue;
-		rc->decided = true;
-		if (rc->policy) {
-			rc->outcome = hm_rcpt_policy_decide(rc->policy, env_sender, from, nfrom, &auth,
-							    r->score);
-			t = (struct hm_thresholds){ rc->policy->tag, rc->policy->reject };
-		} else {
-			rc->outcome = hm_decide(r->score, &server);
-		}
-		/* The operator's DMARC enforcement yields to a recipient's white list. */
-		if (dmarc_reject && rc->outcome != HM_REJECT &&
-		    !(rc->policy && rc->policy->list == HM_LIST_WHITE)) {
-			rc->outcome = HM_REJECT;
-			by_dmarc = true;
-		}
-		rc->held = 0;
-		if (rc->outcome == HM_REJECT) {
-			const struct hm_rcpt_policy *p = rc->policy;
-			bool listed = p && p->list == HM_LIST_BLACK;
-
-			/* The defaults stood in for this recipient's own policy. */
-			if (p && p->failed)
-				rc->held |= HM_HELD_POLICY;
-			/* A black match stands, unless an authenticated white
-			 * match might have beaten it. */
-			if (!listed || p->white_ignored_unauth)
-				rc->held |= dns;
-		}
+		decide_one(conf, r, env_sender, from, nfrom, &auth, dns, rc->policy, rc, &by_dmarc, &t);
 		int sev = severity(rc->outcome, rc->held);
 		if (first || sev < severity(v->outcome, v->held)) {
 			if (!first)
@@ -249,6 +247,9 @@ void hm_verdict_recipients(const struct hm_conf *conf, const struct hm_scan_resu
 			v->conflict = true;
 		}
 	}
+	if (v->outcome == HM_REJECT)
+		reply_of(r, v, &v->reply);
+	return 0;
 }
 
 void hm_verdict_explain(const struct hm_rcpt *rc, struct hm_strbuf *out)

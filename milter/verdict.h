@@ -1,10 +1,12 @@
 /*
  * verdict.h - from a finished scan to the outcome and the header edits.
  *
- * Shared by the milter's end of message and the scan mode, so that both
- * say the same thing about the same message: the client checks' symbols
- * are added, the score is set against the thresholds, the DMARC
- * enforcement option is applied, and the headers to add are built.
+ * The verdict is made once, in one pass (hm_verdict_decide): the client
+ * checks' symbols join the message's, the score is summed, each accepted
+ * recipient's outcome is decided (its policy, then DMARC enforcement,
+ * applied here only), the message's outcome is the most lenient of them
+ * and the reply to a reject is written.  The headers to add are built
+ * from that verdict.
  */
 #ifndef HM_VERDICT_H
 #define HM_VERDICT_H
@@ -37,6 +39,13 @@ enum {
 };
 #define HM_HELD_DNS (HM_HELD_SPF | HM_HELD_DKIM | HM_HELD_DMARC)
 
+/* The SMTP reply to a message whose outcome is HM_REJECT. */
+struct hm_reply {
+	const char *code;		/* "550", or "451" when held back */
+	const char *status;		/* enhanced status code: "5.7.1", "4.7.0", "4.3.0" */
+	char text[400];			/* says what decided (a domain name fits) */
+};
+
 struct hm_verdict {
 	enum hm_outcome outcome;	/* the message's: the most lenient recipient's */
 	unsigned held;			/* outcome HM_REJECT answered 451: HM_HELD_* why */
@@ -44,6 +53,7 @@ struct hm_verdict {
 	bool dmarc_enforced;		/* rejected by dmarc.enforce_reject, whatever the score */
 	bool black_listed;		/* rejected by the recipient's black list */
 	bool conflict;			/* the recipients' outcomes differed */
+	struct hm_reply reply;		/* the answer when outcome is HM_REJECT */
 };
 
 /* What became of one RCPT TO. */
@@ -70,19 +80,28 @@ const char *hm_verdict_outcome_name(enum hm_outcome o, unsigned held);
 void hm_verdict_policy_defaults(const struct hm_conf *conf, struct hm_policy_defaults *d);
 
 /*
- * Decide each accepted recipient with its own policy (lists, then its
- * thresholds), hold back the rejects trouble may have caused (rc->held),
- * and set the message's outcome to the most lenient of them (DESIGN
- * §5.6): accept, then tag, then a reject held back (451), then a reject.
- * A 451 for one recipient thus never costs another recipient its mail:
- * next to an accepted recipient the message is accepted for all, next to
- * a rejected one the whole message is retried.  Recipients without a
- * policy use the server's thresholds.  Call after hm_verdict_judge().
- * env_sender: the MAIL FROM argument.
+ * The verdict of a judged message, in one pass: collect the client
+ * checks (client may be NULL) and finish the scan into *r with their
+ * symbols (the score is summed once), then decide each accepted recipient
+ * with its own policy (lists, then its thresholds; the server's without a
+ * policy), apply dmarc.enforce_reject (it yields to a white list), hold
+ * back the rejects trouble may have caused (rc->held), and set the
+ * message's outcome to the most lenient of them (DESIGN §5.6): accept,
+ * then tag, then a reject held back (451), then a reject.  A 451 for one
+ * recipient thus never costs another recipient its mail: next to an
+ * accepted recipient the message is accepted for all, next to a rejected
+ * one the whole message is retried.  Without an accepted recipient the
+ * message is decided as for one without a policy.  A reject's reply
+ * (v->reply): 451 4.7.0 naming the checks whose DNS failed, 451 4.3.0 for
+ * an unavailable policy, else 550 5.7.1 naming what decided (the black
+ * list, DMARC enforcement, or the score and the limit).
+ * env_sender: the MAIL FROM argument.  0, or -1 with *what saying which
+ * part failed.
  */
-void hm_verdict_recipients(const struct hm_conf *conf, const struct hm_scan_result *r,
-			   const char *env_sender, struct hm_rcpt *rcpts, size_t n,
-			   struct hm_verdict *v);
+int hm_verdict_decide(const struct hm_conf *conf, struct hm_scan *scan,
+		      struct hm_client_check *client, const char *helo, const char *env_sender,
+		      struct hm_rcpt *rcpts, size_t n, struct hm_scan_result *r,
+		      struct hm_verdict *v, const char **what);
 
 /*
  * Append "outcome[why](source)" for a recipient to a log line or report:
@@ -93,15 +112,6 @@ void hm_verdict_recipients(const struct hm_conf *conf, const struct hm_scan_resu
  */
 void hm_verdict_explain(const struct hm_rcpt *rc, struct hm_strbuf *out);
 
-/*
- * Finish the scan into *r, add the client checks' symbols (client may be
- * NULL) and decide with the server's thresholds; a reject while SPF, DKIM
- * or DMARC ended in temperror is held back (v->held).  0, or -1 with
- * *what saying which part failed.
- */
-int hm_verdict_judge(const struct hm_conf *conf, struct hm_scan *scan,
-		     struct hm_client_check *client, const char *helo,
-		     struct hm_scan_result *r, struct hm_verdict *v, const char **what);
 
 #define HM_VERDICT_MAX_HEADERS 4
 
@@ -122,21 +132,6 @@ int hm_verdict_headers(const struct hm_conf *conf, const struct hm_scan_result *
 		       const struct hm_verdict *v, struct hm_header_add *h, size_t *n);
 void hm_verdict_headers_free(struct hm_header_add *h, size_t n);
 
-/* The SMTP reply to a message whose outcome is HM_REJECT. */
-struct hm_reply {
-	const char *code;		/* "550", or "451" when held back */
-	const char *status;		/* enhanced status code: "5.7.1", "4.7.0", "4.3.0" */
-	char text[400];			/* says what decided (a domain name fits) */
-};
-
-/*
- * A held-back reject gets 451: 4.7.0 naming the checks whose DNS failed,
- * else 4.3.0 for an unavailable policy.  A reject gets 550 5.7.1 naming
- * what decided: the recipient's black list, DMARC enforcement, or the
- * score and the limit.
- */
-void hm_verdict_reply(const struct hm_scan_result *r, const struct hm_verdict *v,
-		      struct hm_reply *out);
 
 /* "dns-temperror(spf/dkim)+policy-unavailable": why a reject was held back. */
 void hm_verdict_held_why(unsigned held, struct hm_strbuf *out);

@@ -211,7 +211,7 @@ static int content_symbol(struct hm_scan *s, struct hm_scan_result *r)
 	return 0;
 }
 
-int hm_scan_finish(struct hm_scan *s, struct hm_scan_result *r)
+int hm_scan_finish(struct hm_scan *s, const struct hm_symbols *more, struct hm_scan_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	if (s->client_ip) {
@@ -233,18 +233,15 @@ int hm_scan_finish(struct hm_scan *s, struct hm_scan_result *r)
 		hm_rules_finish(s->rules, &r->symbols);
 	if (s->content && content_symbol(s, r) < 0)
 		return -1;
-	r->score = hm_symbols_score(&r->symbols);
-	return 0;
-}
-
-void hm_scan_result_add(struct hm_scan_result *r, const struct hm_symbols *more)
-{
-	for (size_t i = 0; i < more->count; i++)
+	for (size_t i = 0; more && i < more->count; i++)
 		hm_symbols_add(&r->symbols, more->fired[i].name, more->fired[i].weight,
 			       more->fired[i].detail);
-	r->symbols.dropped += more->dropped;
-	r->symbols.dropped_weight += more->dropped_weight;
+	if (more) {
+		r->symbols.dropped += more->dropped;
+		r->symbols.dropped_weight += more->dropped_weight;
+	}
 	r->score = hm_symbols_score(&r->symbols);
+	return 0;
 }
 
 void hm_scan_free(struct hm_scan **sp)

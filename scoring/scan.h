@@ -13,7 +13,7 @@
  *	hm_scan_header(s, name, value);		each header, in order
  *	hm_scan_eoh(s);
  *	hm_scan_body(s, chunk, len);		any number of chunks
- *	hm_scan_finish(s, &result);
+ *	hm_scan_finish(s, client_symbols, &result);
  *	hm_scan_free(&s);			at any point (abort)
  *
  * A scan is used by one thread at a time; the engine is shared.
@@ -78,13 +78,12 @@ int hm_scan_eoh(struct hm_scan *s);
 int hm_scan_body(struct hm_scan *s, const unsigned char *chunk, size_t len);
 
 /*
- * Run the remaining checks and fill *r, symbols and score included.  0, or
- * -1 on an internal failure.
+ * Run the remaining checks and fill *r, symbols and score included: the
+ * symbols of more (the client checks'; NULL: none) are added after the
+ * message's, before the score is summed, once.  0, or -1 on an internal
+ * failure.
  */
-int hm_scan_finish(struct hm_scan *s, struct hm_scan_result *r);
-
-/* Add a symbol list (the client checks') to a result, and score again. */
-void hm_scan_result_add(struct hm_scan_result *r, const struct hm_symbols *more);
+int hm_scan_finish(struct hm_scan *s, const struct hm_symbols *more, struct hm_scan_result *r);
 
 void hm_scan_free(struct hm_scan **s);
 

@@ -22,10 +22,14 @@
 #include <string.h>
 
 #include "milter/conf-int.h"
+#include "policy/store.h"
 #include "scoring/symbols.h"
 
 #define FIELD(f) offsetof(struct hm_conf, f)
 #define ELEM(type, f) offsetof(type, f)
+/* A number defined elsewhere, as the file would write it. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static const struct conf_entry dns_table[] = {
 	{ .name = "nameservers", .type = E_LIST,
@@ -104,10 +108,10 @@ static const struct conf_entry rule_table[] = {
 
 static const struct conf_entry redis_table[] = {
 	{ .name = "host", .type = E_STR,
-	  .def = "127.0.0.1", .field = FIELD(redis.host),
+	  .def = HM_STORE_HOST, .field = FIELD(redis.host),
 	  .help = "Redis server (its local replica on an MX), when socket is empty" },
 	{ .name = "port", .type = E_INT,
-	  .def = "6379", .min = 1, .max = 65535, .field = FIELD(redis.port),
+	  .def = STR(HM_STORE_PORT), .min = 1, .max = 65535, .field = FIELD(redis.port),
 	  .help = "its TCP port" },
 	{ .name = "socket", .type = E_STR,
 	  .def = "", .field = FIELD(redis.socket),
@@ -118,22 +122,26 @@ static const struct conf_entry redis_table[] = {
 	  .def = "0", .min = 0, .max = 1000, .field = FIELD(redis.database),
 	  .help = "database number (SELECT)" },
 	{ .name = "prefix", .type = E_CHECKED,
-	  .def = "hm:", .convert = conf_check_prefix, .field = FIELD(redis.prefix),
+	  .def = HM_STORE_PREFIX, .convert = conf_check_prefix, .field = FIELD(redis.prefix),
 	  .help = "prefix of every policy key" },
 	{ .name = "connect_timeout", .type = E_INT,
-	  .def = "500", .min = 10, .max = 60000, .field = FIELD(redis.connect_timeout),
+	  .def = STR(HM_STORE_CONNECT_TIMEOUT_MS), .min = 10, .max = 60000,
+	  .field = FIELD(redis.connect_timeout),
 	  .help = "milliseconds to connect" },
 	{ .name = "command_timeout", .type = E_INT,
-	  .def = "500", .min = 10, .max = 60000, .field = FIELD(redis.command_timeout),
+	  .def = STR(HM_STORE_COMMAND_TIMEOUT_MS), .min = 10, .max = 60000,
+	  .field = FIELD(redis.command_timeout),
 	  .help = "milliseconds one round trip may take" },
 	{ .name = "pool_size", .type = E_INT,
-	  .def = "8", .min = 1, .max = 256, .field = FIELD(redis.pool_size),
+	  .def = STR(HM_STORE_POOL_SIZE), .min = 1, .max = 256, .field = FIELD(redis.pool_size),
 	  .help = "connections, each used by one message at a time" },
 	{ .name = "cache_size", .type = E_INT,
-	  .def = "1000000", .min = 100, .max = 100000000, .field = FIELD(redis.cache_size),
+	  .def = STR(HM_STORE_CACHE_MAX), .min = 100, .max = 100000000,
+	  .field = FIELD(redis.cache_size),
 	  .help = "policy keys kept in memory: about 5 per mailbox and alias that gets mail" },
 	{ .name = "cache_ttl", .type = E_INT,
-	  .def = "300", .min = 1, .max = 86400, .field = FIELD(redis.cache_ttl),
+	  .def = STR(HM_STORE_CACHE_TTL_S), .min = 1, .max = 86400,
+	  .field = FIELD(redis.cache_ttl),
 	  .help = "seconds a cached key is kept at most (edits arrive at once anyway)" },
 	{ .name = "on_failure", .type = E_STR,
 	  .def = "defaults", .convert = conf_check_on_failure,

@@ -22,7 +22,9 @@
 #include <string.h>
 
 #include "milter/conf-int.h"
+#include "policy/decide.h"
 #include "policy/store.h"
+#include "scoring/dns.h"
 #include "scoring/symbols.h"
 
 #define FIELD(f) offsetof(struct hm_conf, f)
@@ -36,17 +38,18 @@ static const struct conf_entry dns_table[] = {
 	  .def = "", .convert = conf_check_nameserver, .field = FIELD(dns.nameservers),
 	  .help = "resolvers to ask, IP or IP@PORT; empty: those of /etc/resolv.conf" },
 	{ .name = "timeout", .type = E_INT,
-	  .def = "5", .min = 1, .max = 60, .field = FIELD(dns.timeout),
+	  .def = STR(HM_DNS_TIMEOUT_S), .min = 1, .max = 60, .field = FIELD(dns.timeout),
 	  .help = "seconds one DNS lookup may take before it counts as a temporary error" },
 	{ .name = NULL },
 };
 
 static const struct conf_entry thresholds_table[] = {
 	{ .name = "tag", .type = E_FLOAT,
-	  .def = "8", .min = 0, .max = 1000, .field = FIELD(thresholds.tag),
+	  .def = STR(HM_DEFAULT_TAG), .min = 0, .max = 1000, .field = FIELD(thresholds.tag),
 	  .help = "score from which mail is tagged as spam (X-Spam-Flag: YES, into Junk)" },
 	{ .name = "reject", .type = E_FLOAT,
-	  .def = "15", .min = 0, .max = 1000, .field = FIELD(thresholds.reject),
+	  .def = STR(HM_DEFAULT_REJECT), .min = 0, .max = 1000,
+	  .field = FIELD(thresholds.reject),
 	  .help = "score above which mail is rejected (550 5.7.1)" },
 	{ .name = NULL },
 };

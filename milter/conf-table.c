@@ -25,6 +25,7 @@
 #include "policy/decide.h"
 #include "policy/store.h"
 #include "scoring/dns.h"
+#include "scoring/psl.h"
 #include "scoring/symbols.h"
 
 #define FIELD(f) offsetof(struct hm_conf, f)
@@ -237,7 +238,7 @@ const struct conf_entry conf_root_table[] = {
 	  .field = FIELD(internal_networks),
 	  .help = "clients (CIDR) whose mail is ours: not judged, like authenticated submission" },
 	{ .name = "public_suffix_list", .type = E_FILE,
-	  .def = "/usr/share/publicsuffix/public_suffix_list.dat",
+	  .def = HM_PSL_DEFAULT,
 	  .field = FIELD(public_suffix_list),
 	  .help = "Public Suffix List, for DMARC's organizational domains" },
 	{ .name = "local_names", .type = E_LIST,

@@ -238,8 +238,7 @@ const struct conf_entry conf_root_table[] = {
 	  .field = FIELD(internal_networks),
 	  .help = "clients (CIDR) whose mail is ours: not judged, like authenticated submission" },
 	{ .name = "public_suffix_list", .type = E_FILE,
-	  .def = HM_PSL_DEFAULT,
-	  .field = FIELD(public_suffix_list),
+	  .def = HM_PSL_DEFAULT, .field = FIELD(public_suffix_list),
 	  .help = "Public Suffix List, for DMARC's organizational domains" },
 	{ .name = "local_names", .type = E_LIST,
 	  .def = "", .convert = conf_check_domain, .field = FIELD(local_names),
@@ -286,7 +285,6 @@ const struct conf_entry conf_root_table[] = {
 	  .help = "a regular-expression rule; its title is the symbol it fires" },
 	{ .name = NULL },
 };
-
 
 const struct conf_entry *conf_find(const struct conf_entry *table, const char *name)
 {

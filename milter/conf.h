@@ -2,8 +2,8 @@
  * conf.h - hosterra-milter.conf: one declaration table, a typed snapshot.
  *
  * hm_conf_load() parses and validates a file (libconfuse) against the table
- * in conf-table.c and copies the result into a struct hm_conf, so nothing looks an
- * option up by name at run time.  Every error found goes to the report
+ * in conf-table.c and copies the result into a struct hm_conf, so nothing
+ * looks an option up by name at run time.  Every error found goes to the report
  * callback as one "FILE:LINE: message" line; a file with any error yields no
  * configuration at all (so a reload never half-applies).
  *

@@ -1,31 +1,26 @@
 /*
- * conf.c - the configuration table, its loader and the running snapshot.
+ * conf.c - loading hosterra-milter.conf, and the running snapshot.
  *
- * Every option is one row of a table below: name, type, default, limits or a
- * converter, where it lands in struct hm_conf, and a line of help.  The
- * libconfuse option array is built from the table; the sample config and
- * hosterra-milter.conf(5) describe the same rows; "hosterra-milter -O" prints
- * them.
+ * The options are the rows of the table in conf-table.c; their checks are
+ * in conf-check.c.  Loading reports every error, not only the first:
+ * libconfuse stops a parse at the first error it finds itself, so it is
+ * left only the syntax.  Before libconfuse sees the file, conf-lex.c walks
+ * its statements, reports every option the table does not know (with its
+ * line) and blanks that statement and every comment out.  Scalars are
+ * declared to libconfuse as strings and typed here, by a validator run on
+ * each value as it is read, so a bad integer or an out-of-range value is an
+ * error with its line and the parse goes on.  The errors are reported in
+ * line order.  Only a syntax error still ends the check early: the rest of
+ * the file cannot be read reliably.
  *
- * Reporting every error, not only the first: libconfuse stops a parse at
- * the first error it finds itself, so it is left only the syntax.  Scalars
- * are declared to it as strings and typed here, by a validator run on each
- * value as it is read, so a bad integer or an out-of-range value is an error
- * with its line and the parse goes on.  Before libconfuse sees the file, a
- * small scan with the same lexical rules walks its statements, reports
- * every option the table does not know (with its line) and blanks that
- * statement out; it also blanks comments, after which libconfuse 3.3
- * miscounts lines.  Blanking keeps every newline, so line numbers stay
- * true.  The errors are reported in line order.  Only a syntax error still
- * ends the check early: the rest of the file cannot be read reliably.
+ * The checkers and the policy store a configuration runs with are built
+ * and shared by runtime.c.
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -37,633 +32,15 @@
 
 #include <confuse.h>
 
-#include "milter/conf.h"
-#include "util/log.h"
-#include "milter/metrics.h"
-#include "policy/decide.h"
-#include "util/address.h"
-#include "scoring/client.h"
-#include "policy/sentinel.h"
+#include "milter/conf-int.h"
+#include "milter/runtime.h"
 #include "policy/store.h"
-#include "scoring/engine.h"
-#include "util/netlist.h"
+#include "scoring/client.h"
 #include "scoring/rules.h"
 #include "scoring/symbols.h"
+#include "util/netlist.h"
 
 #define CONF_MAX_SIZE (1024 * 1024)	/* a config file larger is a mistake */
-
-enum entry_type {
-	E_STR,		/* string, through convert or copied (char *) */
-	E_INT,		/* long within min..max */
-	E_BOOL,		/* int 0/1: yes/no, true/false, on/off */
-	E_FILE,		/* char *: names a readable regular file; "" for none */
-	E_CHECKED,	/* char *: a copy of a string checked by convert(value, NULL) */
-	E_LIST,		/* struct hm_conf_list: strings, each checked by convert */
-	E_FLOAT,	/* double within min..max, default def_str */
-	E_MULTI,	/* struct hm_conf_array of titled sections "name TITLE { }" */
-	E_SECTION,
-};
-
-/*
- * A converter checks a string value and, when field is not NULL, stores its
- * typed form there.  Returns 0, or -1 with the reason in err.
- */
-typedef int convert_fn(const char *value, void *field, char *err, size_t errlen);
-
-static int parse_long(const char *v, long *out);
-
-/*
- * Checks one titled section once it is parsed (title and values are still
- * libconfuse's strings).  0, or -1 with the reason in err.
- */
-typedef int section_check_fn(cfg_t *sec, char *err, size_t errlen);
-static section_check_fn check_symbol, check_dnsbl, check_rule, check_thresholds, check_redis;
-
-struct conf_entry {
-	const char *name;
-	enum entry_type type;
-	const char *def_str;		/* E_STR, E_FILE; E_LIST: items separated by spaces */
-	long def_int, min, max;		/* E_INT, E_BOOL (def_int 0/1) */
-	convert_fn *convert;		/* E_STR: NULL stores a copy (char *) */
-	size_t offset;			/* field in struct hm_conf */
-	const struct conf_entry *sub;	/* E_SECTION, E_MULTI */
-	const char *help;
-	size_t elem_size;		/* E_MULTI: one element; its first member is the title */
-	section_check_fn *check;	/* E_MULTI: checks one section as parsed */
-};
-
-static convert_fn conv_socket, conv_mode, conv_log_level, conv_facility, conv_network,
-	conv_nameserver, conv_domain, conv_dnsbl_code, conv_regex, conv_prefix, conv_on_failure,
-	conv_delimiter, conv_sentinel, conv_metrics_listen;
-
-#define FIELD(f) offsetof(struct hm_conf, f)
-
-static const struct conf_entry dns_table[] = {
-	{ "nameservers", E_LIST, "", 0, 0, 0, conv_nameserver, FIELD(dns.nameservers), NULL,
-	  "resolvers to ask, IP or IP@PORT; empty: those of /etc/resolv.conf" },
-	{ "timeout", E_INT, NULL, 5, 1, 60, NULL, FIELD(dns.timeout), NULL,
-	  "seconds one DNS lookup may take before it counts as a temporary error" },
-	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
-};
-
-#define ELEM(type, f) offsetof(type, f)
-
-static const struct conf_entry thresholds_table[] = {
-	{ "tag", E_FLOAT, "8", 0, 0, 1000, NULL, FIELD(thresholds.tag), NULL,
-	  "score from which mail is tagged as spam (X-Spam-Flag: YES, into Junk)" },
-	{ "reject", E_FLOAT, "15", 0, 0, 1000, NULL, FIELD(thresholds.reject), NULL,
-	  "score above which mail is rejected (550 5.7.1)" },
-	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
-};
-
-static const struct conf_entry dmarc_table[] = {
-	{ "enforce_reject", E_BOOL, NULL, 0, 0, 0, NULL, FIELD(dmarc.enforce_reject), NULL,
-	  "reject mail whose DMARC policy says reject, whatever its score" },
-	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
-};
-
-static const struct conf_entry metrics_table[] = {
-	{ "listen", E_CHECKED, "", 0, 0, 0, conv_metrics_listen, FIELD(metrics.listen), NULL,
-	  "ADDRESS:PORT of the Prometheus listener (http://ADDRESS:PORT/metrics), IPv6 in "
-	  "brackets, loopback advised; empty: no listener" },
-	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
-};
-
-static const struct conf_entry symbol_table[] = {
-	{ "weight", E_FLOAT, "0", 0, -100, 100, NULL, ELEM(struct hm_conf_symbol, weight), NULL,
-	  "the symbol's weight in the score" },
-	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
-};
-
-static const struct conf_entry dnsbl_table[] = {
-	{ "zone", E_CHECKED, "", 0, 0, 0, conv_domain, ELEM(struct hm_conf_dnsbl, zone), NULL,
-	  "the DNS blocklist zone to query" },
-	{ "weight", E_FLOAT, "0", 0, -100, 100, NULL, ELEM(struct hm_conf_dnsbl, weight), NULL,
-	  "weight when the client is listed (with a code not in codes)" },
-	{ "codes", E_LIST, "", 0, 0, 0, conv_dnsbl_code, ELEM(struct hm_conf_dnsbl, codes), NULL,
-	  "weights per answer, \"127.0.0.2=6\"" },
-	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
-};
-
-static const struct conf_entry rule_table[] = {
-	{ "header", E_STR, "", 0, 0, 0, NULL, ELEM(struct hm_conf_rule, header), NULL,
-	  "the header the rule matches (any occurrence); empty: a body rule" },
-	{ "body", E_BOOL, NULL, 0, 0, 0, NULL, ELEM(struct hm_conf_rule, body), NULL,
-	  "the rule matches the body, line by line" },
-	{ "regex", E_CHECKED, "", 0, 0, 0, conv_regex, ELEM(struct hm_conf_rule, regex), NULL,
-	  "a PCRE2 regular expression" },
-	{ "caseless", E_BOOL, NULL, 0, 0, 0, NULL, ELEM(struct hm_conf_rule, caseless), NULL,
-	  "match regardless of case" },
-	{ "weight", E_FLOAT, "0", 0, -100, 100, NULL, ELEM(struct hm_conf_rule, weight), NULL,
-	  "the rule's weight when it matches" },
-	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
-};
-
-static const struct conf_entry redis_table[] = {
-	{ "host", E_STR, "127.0.0.1", 0, 0, 0, NULL, FIELD(redis.host), NULL,
-	  "Redis server (its local replica on an MX), when socket is empty" },
-	{ "port", E_INT, NULL, 6379, 1, 65535, NULL, FIELD(redis.port), NULL, "its TCP port" },
-	{ "socket", E_STR, "", 0, 0, 0, NULL, FIELD(redis.socket), NULL,
-	  "a unix socket to use instead of host and port" },
-	{ "password", E_STR, "", 0, 0, 0, NULL, FIELD(redis.password), NULL,
-	  "AUTH password; empty: none" },
-	{ "database", E_INT, NULL, 0, 0, 1000, NULL, FIELD(redis.database), NULL,
-	  "database number (SELECT)" },
-	{ "prefix", E_CHECKED, "hm:", 0, 0, 0, conv_prefix, FIELD(redis.prefix), NULL,
-	  "prefix of every policy key" },
-	{ "connect_timeout", E_INT, NULL, 500, 10, 60000, NULL, FIELD(redis.connect_timeout), NULL,
-	  "milliseconds to connect" },
-	{ "command_timeout", E_INT, NULL, 500, 10, 60000, NULL, FIELD(redis.command_timeout), NULL,
-	  "milliseconds one round trip may take" },
-	{ "pool_size", E_INT, NULL, 8, 1, 256, NULL, FIELD(redis.pool_size), NULL,
-	  "connections, each used by one message at a time" },
-	{ "cache_size", E_INT, NULL, 1000000, 100, 100000000, NULL, FIELD(redis.cache_size), NULL,
-	  "policy keys kept in memory: about 5 per mailbox and alias that gets mail" },
-	{ "cache_ttl", E_INT, NULL, 300, 1, 86400, NULL, FIELD(redis.cache_ttl), NULL,
-	  "seconds a cached key is kept at most (edits arrive at once anyway)" },
-	{ "on_failure", E_STR, "defaults", 0, 0, 0, conv_on_failure, FIELD(redis.on_failure), NULL,
-	  "Redis down and policy not cached: \"defaults\" (server thresholds; 451 where they would reject) or \"tempfail\" (451 at RCPT)" },
-	{ "sentinels", E_LIST, "", 0, 0, 0, conv_sentinel, FIELD(redis.sentinels), NULL,
-	  "Redis Sentinels, HOST:PORT or [IPV6]:PORT; with them host/port (or socket) is the "
-	  "local replica, and reads go to the primary they name while it is gone" },
-	{ "sentinel_master", E_STR, "", 0, 0, 0, NULL, FIELD(redis.sentinel_master), NULL,
-	  "the name the sentinels monitor the primary under" },
-	{ "sentinel_password", E_STR, "", 0, 0, 0, NULL, FIELD(redis.sentinel_password), NULL,
-	  "the sentinels' password (their requirepass); empty: none" },
-	{ "write_host", E_STR, "", 0, 0, 0, NULL, FIELD(redis.write_host), NULL,
-	  "where the learn command writes (the primary, when host is a replica); empty: the "
-	  "primary the sentinels name, else host" },
-	{ "write_port", E_INT, NULL, 0, 0, 65535, NULL, FIELD(redis.write_port), NULL,
-	  "its TCP port; 0: port" },
-	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
-};
-
-static const struct conf_entry classifier_table[] = {
-	{ "enabled", E_BOOL, NULL, 1, 0, 0, NULL, FIELD(classifier.enabled), NULL,
-	  "score the content with the learned model (silent until it has learned enough)" },
-	{ "min_spam", E_INT, NULL, 200, 0, 10000000, NULL, FIELD(classifier.min_spam), NULL,
-	  "spam messages the model must have learned before it speaks" },
-	{ "min_ham", E_INT, NULL, 200, 0, 10000000, NULL, FIELD(classifier.min_ham), NULL,
-	  "ham messages the model must have learned before it speaks" },
-	{ "scale", E_FLOAT, "2", 0, 0, 100, NULL, FIELD(classifier.scale), NULL,
-	  "points per unit of calibrated log-odds of spam" },
-	{ "cap_spam", E_FLOAT, "10", 0, 0, 100, NULL, FIELD(classifier.cap_spam), NULL,
-	  "most points CONTENT_SPAM adds (below reject: content alone files into Junk)" },
-	{ "cap_ham", E_FLOAT, "3", 0, 0, 100, NULL, FIELD(classifier.cap_ham), NULL,
-	  "most points CONTENT_HAM takes away" },
-	{ "learn_rate_limit", E_INT, NULL, 200, 0, 1000000, NULL, FIELD(classifier.learn_rate_limit),
-	  NULL, "messages one user (learn --user) may teach per hour; 0: no limit" },
-	{ "signature_days", E_INT, NULL, 365, 1, 3650, NULL, FIELD(classifier.signature_days), NULL,
-	  "days a learned message is remembered (dedup, relearning as the other class)" },
-	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
-};
-
-static const struct conf_entry root_table[] = {
-	{ "socket", E_STR, "unix:/run/hosterra-milter/hosterra-milter.sock", 0, 0, 0,
-	  conv_socket, FIELD(socket), NULL,
-	  "where to listen: unix:/path, inet:PORT@HOST or inet6:PORT@HOST" },
-	{ "socket_mode", E_STR, "0660", 0, 0, 0, conv_mode, FIELD(socket_mode), NULL,
-	  "permissions of a unix socket, octal" },
-	{ "listen_backlog", E_INT, NULL, 128, 1, 65535, NULL, FIELD(listen_backlog), NULL,
-	  "listen(2) backlog of the milter socket" },
-	{ "user", E_STR, "hosterra-milter", 0, 0, 0, NULL, FIELD(user), NULL,
-	  "unprivileged user to run as when started as root; empty: stay as started" },
-	{ "pidfile", E_STR, "/run/hosterra-milter/hosterra-milter.pid", 0, 0, 0, NULL,
-	  FIELD(pidfile), NULL, "file holding the daemon's process id; empty: none" },
-	{ "log_level", E_STR, "info", 0, 0, 0, conv_log_level, FIELD(log_level), NULL,
-	  "least important level logged: error, warning, notice, info or debug" },
-	{ "syslog_facility", E_STR, "mail", 0, 0, 0, conv_facility, FIELD(syslog_facility), NULL,
-	  "syslog facility: mail, daemon, user or local0 to local7" },
-	{ "authserv_id", E_STR, "", 0, 0, 0, NULL, FIELD(authserv_id), NULL,
-	  "authentication service id in Authentication-Results; empty: this host's name" },
-	{ "milter_timeout", E_INT, NULL, 300, 1, 86400, NULL, FIELD(milter_timeout), NULL,
-	  "seconds to wait for the MTA before dropping a milter connection" },
-	{ "shutdown_timeout", E_INT, NULL, 30, 0, 3600, NULL, FIELD(shutdown_timeout), NULL,
-	  "seconds a stop waits for messages in flight before they are tempfailed" },
-	{ "internal_networks", E_LIST, "127.0.0.0/8 ::1", 0, 0, 0, conv_network,
-	  FIELD(internal_networks), NULL,
-	  "clients (CIDR) whose mail is ours: not judged, like authenticated submission" },
-	{ "public_suffix_list", E_FILE, "/usr/share/publicsuffix/public_suffix_list.dat", 0, 0, 0,
-	  NULL, FIELD(public_suffix_list), NULL,
-	  "Public Suffix List, for DMARC's organizational domains" },
-	{ "local_names", E_LIST, "", 0, 0, 0, conv_domain, FIELD(local_names), NULL,
-	  "our own host names, which a client's HELO must not claim; empty: this host's name" },
-	{ "local_addresses", E_LIST, "", 0, 0, 0, conv_network, FIELD(local_addresses), NULL,
-	  "our own addresses (CIDR), which a client's HELO must not claim" },
-	{ "dns", E_SECTION, NULL, 0, 0, 0, NULL, 0, dns_table, "the resolver" },
-	{ "thresholds", E_SECTION, NULL, 0, 0, 0, NULL, 0, thresholds_table,
-	  "the server's default thresholds", 0, check_thresholds },
-	{ "dmarc", E_SECTION, NULL, 0, 0, 0, NULL, 0, dmarc_table, "DMARC" },
-	{ "redis", E_SECTION, NULL, 0, 0, 0, NULL, 0, redis_table, "the policy store", 0, check_redis },
-	{ "classifier", E_SECTION, NULL, 0, 0, 0, NULL, 0, classifier_table,
-	  "the content classifier and its learning" },
-	{ "metrics", E_SECTION, NULL, 0, 0, 0, NULL, 0, metrics_table, "metrics for Prometheus" },
-	{ "whitelist_requires_auth", E_BOOL, NULL, 1, 0, 0, NULL, FIELD(whitelist_requires_auth), NULL,
-	  "honour a white list only for an authenticated sender (SPF pass, or aligned DKIM)" },
-	{ "split_recipients", E_BOOL, NULL, 1, 0, 0, NULL, FIELD(split_recipients), NULL,
-	  "answer 452 4.5.3 to a recipient whose policy differs from the first one's" },
-	{ "recipient_delimiter", E_CHECKED, "+", 0, 0, 0, conv_delimiter,
-	  FIELD(recipient_delimiter), NULL,
-	  "characters that start an address extension, as in Postfix: bob+x@ gets bob@'s "
-	  "policy; empty: none" },
-	{ "symbol", E_MULTI, NULL, 0, 0, 0, NULL, FIELD(symbols), symbol_table,
-	  "a built-in symbol's weight", sizeof(struct hm_conf_symbol), check_symbol },
-	{ "dnsbl", E_MULTI, NULL, 0, 0, 0, NULL, FIELD(dnsbls), dnsbl_table,
-	  "a DNS blocklist; its title is the symbol it fires", sizeof(struct hm_conf_dnsbl),
-	  check_dnsbl },
-	{ "rule", E_MULTI, NULL, 0, 0, 0, NULL, FIELD(rules), rule_table,
-	  "a regular-expression rule; its title is the symbol it fires",
-	  sizeof(struct hm_conf_rule), check_rule },
-	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL, NULL },
-};
-
-/* --- converters ------------------------------------------------------- */
-
-static int conv_network(const char *value, void *field, char *err, size_t errlen)
-{
-	struct hm_net net;
-
-	return hm_net_parse(value, &net, err, errlen);
-}
-
-static int conv_on_failure(const char *value, void *field, char *err, size_t errlen)
-{
-	int v;
-
-	if (strcmp(value, "defaults") == 0) {
-		v = HM_ON_FAILURE_DEFAULTS;
-	} else if (strcmp(value, "tempfail") == 0) {
-		v = HM_ON_FAILURE_TEMPFAIL;
-	} else {
-		snprintf(err, errlen, "\"%s\" is not \"defaults\" or \"tempfail\"", value);
-		return -1;
-	}
-	if (field)
-		*(int *)field = v;
-	return 0;
-}
-
-/*
- * recipient_delimiter: printable ASCII characters that can be part of a
- * local-part, none of them '@' (that would cut into the domain); empty
- * turns extensions off.
- */
-static int conv_delimiter(const char *value, void *field, char *err, size_t errlen)
-{
-	(void)field;
-	for (const char *p = value; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c <= ' ' || c >= 0x7f || c == '@' || c == '"' || c == '\\') {
-			snprintf(err, errlen, "\"%s\": a delimiter is a printable character, "
-				 "not a space, '@', '\"' or '\\'", value);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* A key prefix: printable, no spaces (keys are typed with redis-cli). */
-static int conv_prefix(const char *value, void *field, char *err, size_t errlen)
-{
-	size_t n = strlen(value);
-
-	for (size_t i = 0; i < n; i++)
-		if (value[i] <= ' ' || value[i] >= 0x7f) {
-			snprintf(err, errlen, "prefix \"%s\": printable characters only, no spaces", value);
-			return -1;
-		}
-	if (n == 0 || n > 64) {
-		snprintf(err, errlen, "prefix \"%s\": 1 to 64 characters", value);
-		return -1;
-	}
-	return 0;
-}
-
-static int conv_domain(const char *value, void *field, char *err, size_t errlen)
-{
-	if (*value && !hm_domain_valid(value)) {
-		snprintf(err, errlen, "\"%s\" is not a domain name", value);
-		return -1;
-	}
-	return 0;
-}
-
-static int conv_dnsbl_code(const char *value, void *field, char *err, size_t errlen)
-{
-	struct hm_dnsbl_code code;
-
-	return hm_dnsbl_code_parse(value, &code, err, errlen);
-}
-
-/* Compiled the way the rules are, so that -t finds every bad pattern. */
-static int conv_regex(const char *value, void *field, char *err, size_t errlen)
-{
-	struct hm_rule_def def = { .name = "regex", .target = HM_RULE_BODY, .pattern = value,
-				   .weight = 0 };
-	struct hm_rules *rules;
-
-	if (hm_rules_compile(&def, 1, &rules, err, errlen) < 0) {
-		/* "rule regex: pattern error ...": the option name says which. */
-		size_t skip = sizeof("rule regex: ") - 1;
-
-		if (errlen > skip && strncmp(err, "rule regex: ", skip) == 0)
-			memmove(err, err + skip, strnlen(err + skip, errlen - skip - 1) + 1);
-		return -1;
-	}
-	hm_rules_free(&rules);
-	return 0;
-}
-
-/* A symbol name of the operator's: letters, digits and '_'. */
-static int check_symbol_name(const char *kind, const char *title, char *err, size_t errlen)
-{
-	size_t n = strlen(title);
-
-	if (n == 0 || n >= HM_SYM_NAME_MAX || strspn(title,
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != n) {
-		snprintf(err, errlen, "%s \"%s\": the name must be 1 to %d letters, digits or '_'",
-			 kind, title, HM_SYM_NAME_MAX - 1);
-		return -1;
-	}
-	if (hm_sym_by_name(title) >= 0) {
-		snprintf(err, errlen, "%s \"%s\": the name of a built-in symbol", kind, title);
-		return -1;
-	}
-	return 0;
-}
-
-static int check_thresholds(cfg_t *sec, char *err, size_t errlen)
-{
-	const char *tag = cfg_getstr(sec, "tag"), *reject = cfg_getstr(sec, "reject");
-	double t = tag ? strtod(tag, NULL) : HM_DEFAULT_TAG;
-	double r = reject ? strtod(reject, NULL) : HM_DEFAULT_REJECT;
-
-	if (t > r) {
-		snprintf(err, errlen, "thresholds: tag (%.2f) is above reject (%.2f)", t, r);
-		return -1;
-	}
-	return 0;
-}
-
-/* Sentinels and the master's name go together. */
-static int check_redis(cfg_t *sec, char *err, size_t errlen)
-{
-	const char *master = cfg_getstr(sec, "sentinel_master");
-	bool have_master = master && *master, have_sentinels = cfg_size(sec, "sentinels") > 0;
-
-	if (have_master != have_sentinels) {
-		snprintf(err, errlen, "redis: sentinels and sentinel_master go together (%s)",
-			 have_master ? "no sentinels" : "no sentinel_master");
-		return -1;
-	}
-	return 0;
-}
-
-static int check_symbol(cfg_t *sec, char *err, size_t errlen)
-{
-	if (hm_sym_by_name(cfg_title(sec)) < 0) {
-		snprintf(err, errlen, "symbol \"%s\": no such symbol (hosterra-milter -O lists them)",
-			 cfg_title(sec));
-		return -1;
-	}
-	return 0;
-}
-
-static int check_dnsbl(cfg_t *sec, char *err, size_t errlen)
-{
-	const char *zone = cfg_getstr(sec, "zone");
-
-	if (check_symbol_name("dnsbl", cfg_title(sec), err, errlen) < 0)
-		return -1;
-	if (zone == NULL || *zone == '\0') {
-		snprintf(err, errlen, "dnsbl \"%s\": no zone", cfg_title(sec));
-		return -1;
-	}
-	return 0;
-}
-
-static int check_rule(cfg_t *sec, char *err, size_t errlen)
-{
-	const char *header = cfg_getstr(sec, "header"), *regex = cfg_getstr(sec, "regex");
-	const char *body = cfg_getstr(sec, "body");
-	bool is_body = body && cfg_parse_boolean(body) == 1, has_header = header && *header;
-
-	if (check_symbol_name("rule", cfg_title(sec), err, errlen) < 0)
-		return -1;
-	if (is_body == has_header) {
-		snprintf(err, errlen, "rule \"%s\": give either header = \"Name\" or body = yes",
-			 cfg_title(sec));
-		return -1;
-	}
-	if (regex == NULL || *regex == '\0') {
-		snprintf(err, errlen, "rule \"%s\": no regex", cfg_title(sec));
-		return -1;
-	}
-	return 0;
-}
-
-/* "IP" or "IP@PORT", as libunbound takes a forwarder. */
-static int conv_nameserver(const char *value, void *field, char *err, size_t errlen)
-{
-	char ip[INET6_ADDRSTRLEN];
-	unsigned char bin[16];
-	const char *at = strchr(value, '@');
-	size_t n = at ? (size_t)(at - value) : strlen(value);
-
-	if (n == 0 || n >= sizeof(ip))
-		goto bad;
-	memcpy(ip, value, n);
-	ip[n] = '\0';
-	if (inet_pton(AF_INET, ip, bin) != 1 && inet_pton(AF_INET6, ip, bin) != 1)
-		goto bad;
-	if (at) {
-		long port;
-
-		if (parse_long(at + 1, &port) < 0 || port < 1 || port > 65535)
-			goto bad;
-	}
-	return 0;
-bad:
-	snprintf(err, errlen, "\"%s\" is not a nameserver address (IP or IP@PORT)", value);
-	return -1;
-}
-
-static int conv_sentinel(const char *value, void *field, char *err, size_t errlen)
-{
-	char host[256];
-	int port;
-
-	(void)field;
-	return hm_sentinel_parse_addr(value, host, sizeof(host), &port, err, errlen);
-}
-
-/* metrics.listen: "" (off), or an address literal and a port. */
-static int conv_metrics_listen(const char *value, void *field, char *err, size_t errlen)
-{
-	struct hm_metrics_addr a;
-
-	(void)field;
-	return *value ? hm_metrics_listen_parse(value, &a, err, errlen) : 0;
-}
-
-static int conv_socket(const char *value, void *field, char *err, size_t errlen)
-{
-	struct hm_socket_spec spec;
-
-	if (hm_socket_parse(value, &spec, err, errlen) < 0)
-		return -1;
-	if (field)
-		memcpy(field, &spec, sizeof(spec));
-	return 0;
-}
-
-static int conv_mode(const char *value, void *field, char *err, size_t errlen)
-{
-	char *end;
-	unsigned long mode;
-
-	errno = 0;
-	mode = strtoul(value, &end, 8);
-	if (*value == '\0' || *end != '\0' || errno || mode > 0777) {
-		snprintf(err, errlen, "\"%s\" is not an octal mode from 0000 to 0777", value);
-		return -1;
-	}
-	if (field)
-		*(unsigned *)field = (unsigned)mode;
-	return 0;
-}
-
-static int conv_log_level(const char *value, void *field, char *err, size_t errlen)
-{
-	int level = hm_log_level_from_name(value);
-
-	if (level < 0) {
-		snprintf(err, errlen, "\"%s\" is not one of error, warning, notice, info, debug", value);
-		return -1;
-	}
-	if (field)
-		*(int *)field = level;
-	return 0;
-}
-
-static int conv_facility(const char *value, void *field, char *err, size_t errlen)
-{
-	int facility = hm_log_facility_from_name(value);
-
-	if (facility < 0) {
-		snprintf(err, errlen, "\"%s\" is not a syslog facility (mail, daemon, user, local0..local7)", value);
-		return -1;
-	}
-	if (field)
-		*(int *)field = facility;
-	return 0;
-}
-
-/* --- checking one value ------------------------------------------------ */
-
-int hm_conf_check_file(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	int fd;
-
-	if (path[0] == '\0')
-		return 0;
-	/* Open rather than access(): as root, access() says yes to mode 000. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s is not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-static int parse_long(const char *v, long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtol(v, &end, 10);
-	return *v != '\0' && *end == '\0' && errno == 0 ? 0 : -1;
-}
-
-/*
- * Check value v of entry e; with field not NULL also store it (strings are
- * copied: free_values() frees them).  0, or -1 with the reason in err.
- */
-static int convert_value(const struct conf_entry *e, const char *v, void *field,
-			 char *err, size_t errlen)
-{
-	long n;
-
-	switch (e->type) {
-	case E_INT:
-		if (parse_long(v, &n) < 0) {
-			snprintf(err, errlen, "\"%s\" is not an integer", v);
-			return -1;
-		}
-		if (n < e->min || n > e->max) {
-			snprintf(err, errlen, "%ld is out of range (%ld to %ld)", n, e->min, e->max);
-			return -1;
-		}
-		if (field)
-			*(long *)field = n;
-		return 0;
-	case E_BOOL:
-		if ((n = cfg_parse_boolean(v)) < 0) {
-			snprintf(err, errlen, "\"%s\" is not yes/no, true/false or on/off", v);
-			return -1;
-		}
-		if (field)
-			*(int *)field = (int)n;
-		return 0;
-	case E_FILE:
-		if (hm_conf_check_file(v, err, errlen) < 0)
-			return -1;
-		break;
-	case E_STR:
-		if (e->convert)
-			return e->convert(v, field, err, errlen);
-		break;
-	case E_CHECKED:
-		if (e->convert(v, NULL, err, errlen) < 0)
-			return -1;
-		break;
-	case E_FLOAT: {
-		char *end;
-		double d;
-
-		errno = 0;
-		d = strtod(v, &end);
-		if (*v == '\0' || *end != '\0' || errno || !isfinite(d)) {
-			snprintf(err, errlen, "\"%s\" is not a number", v);
-			return -1;
-		}
-		if (d < (double)e->min || d > (double)e->max) {
-			snprintf(err, errlen, "%s is out of range (%ld to %ld)", v, e->min, e->max);
-			return -1;
-		}
-		if (field)
-			*(double *)field = d;
-		return 0;
-	}
-	case E_LIST:
-		return e->convert ? e->convert(v, NULL, err, errlen) : 0;
-	case E_SECTION:
-	case E_MULTI:
-		return 0;
-	}
-	if (field && (*(char **)field = strdup(v)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	return 0;
-}
 
 /* --- building the libconfuse option array from the table --------------- */
 
@@ -810,7 +187,7 @@ static const struct conf_entry *find_table(const struct conf_entry *table,
 					   const char *section)
 {
 	if (strcmp(section, "root") == 0)
-		return root_table;
+		return conf_root_table;
 	for (size_t i = 0; table[i].name; i++) {
 		if (table[i].type != E_SECTION && table[i].type != E_MULTI)
 			continue;
@@ -823,14 +200,6 @@ static const struct conf_entry *find_table(const struct conf_entry *table,
 	return NULL;
 }
 
-static const struct conf_entry *find_in(const struct conf_entry *table, const char *name)
-{
-	for (size_t i = 0; table && table[i].name; i++)
-		if (strcmp(table[i].name, name) == 0)
-			return &table[i];
-	return NULL;
-}
-
 /*
  * Called by the parser for each value it sets.  An error is recorded with
  * the line being parsed; returning 0 lets the parser go on, so one run of
@@ -838,7 +207,7 @@ static const struct conf_entry *find_in(const struct conf_entry *table, const ch
  */
 static int validate_value(cfg_t *cfg, cfg_opt_t *opt)
 {
-	const struct conf_entry *e = find_in(find_table(root_table, cfg->name), opt->name);
+	const struct conf_entry *e = conf_find(find_table(conf_root_table, cfg->name), opt->name);
 	char err[512];
 
 	if (e == NULL || opt->nvalues == 0)
@@ -859,7 +228,7 @@ static int validate_value(cfg_t *cfg, cfg_opt_t *opt)
 		current_load->list_checked = opt->nvalues;
 	}
 	const char *v = cfg_opt_getnstr(opt, opt->nvalues - 1);
-	if (v == NULL || convert_value(e, v, NULL, err, sizeof(err)) < 0)
+	if (v == NULL || conf_convert(e, v, NULL, err, sizeof(err)) < 0)
 		add_error(current_load, (unsigned)cfg->line, "option '%s': %s", e->name,
 			  v ? err : "missing value");
 	return 0;
@@ -883,228 +252,15 @@ static void set_validators(cfg_t *cfg, const struct conf_entry *table, const cha
 		}
 	}
 }
-
-/* --- finding unknown options ------------------------------------------ */
-
-/*
- * A token scanner with libconfuse's lexical rules (its lexer.l): blanks,
- * newlines, '#' and '//' comments to the end of the line, C comments,
- * "double" and 'single' quoted strings with backslash escapes, ${VAR}, the
- * punctuation { } ( ) = += , and unquoted words.  Other bytes are skipped,
- * as libconfuse does.
- */
-enum tok { T_EOF, T_STR, T_LBRACE, T_RBRACE, T_LPAREN, T_RPAREN, T_EQ, T_PLUSEQ, T_COMMA };
-
-struct scan {
-	char *p, *end;
-	unsigned line;
-	bool blank_comments;
-	char *start;			/* where the last token began */
-	char word[256];			/* the last T_STR, cut to fit (names are short) */
-};
-
-/* Overwrite [from, to) with spaces, keeping newlines (and so line numbers). */
-static void blank(char *from, const char *to)
+/* Reported by conf_find_unknown(). */
+static void unknown_option(void *arg, unsigned line, const char *name, const char *section)
 {
-	for (; from < to; from++)
-		if (*from != '\n')
-			*from = ' ';
-}
+	struct load_state *st = arg;
 
-static bool at(const struct scan *s, const char *p, char c)
-{
-	return p < s->end && *p == c;
-}
-
-static bool word_char(const struct scan *s, const char *p)
-{
-	if (p >= s->end || *p == '\0' || strchr(" #\"'\t\n\r={}()+,*", *p))
-		return false;
-	/* A slash starts a comment when another slash or a star follows. */
-	return *p != '/' || !(at(s, p + 1, '/') || at(s, p + 1, '*'));
-}
-
-static void scan_quoted(struct scan *s, char quote)
-{
-	size_t n = 0;
-
-	for (s->p++; s->p < s->end && *s->p != quote; s->p++) {
-		if (*s->p == '\\' && s->p + 1 < s->end)
-			s->p++;
-		if (*s->p == '\n')
-			s->line++;
-		if (n + 1 < sizeof(s->word))
-			s->word[n++] = *s->p;
-	}
-	s->word[n] = '\0';
-	if (s->p < s->end)
-		s->p++;
-}
-
-static void take_word(struct scan *s, char *from)
-{
-	size_t n = (size_t)(s->p - from);
-
-	if (n >= sizeof(s->word))
-		n = sizeof(s->word) - 1;
-	memcpy(s->word, from, n);
-	s->word[n] = '\0';
-}
-
-static enum tok next_token(struct scan *s)
-{
-	static const char punct[] = "{}()=,";
-	static const enum tok ptok[] = { T_LBRACE, T_RBRACE, T_LPAREN, T_RPAREN, T_EQ, T_COMMA };
-
-	while (s->p < s->end) {
-		char *p = s->p;
-
-		s->start = p;
-		if (*p == '\n') {
-			s->line++;
-			s->p++;
-		} else if (*p == '#' || (*p == '/' && at(s, p + 1, '/'))) {
-			while (s->p < s->end && *s->p != '\n')
-				s->p++;
-			if (s->blank_comments)
-				blank(p, s->p);
-		} else if (*p == '/' && at(s, p + 1, '*')) {
-			for (s->p += 2; s->p < s->end; s->p++) {
-				if (*s->p == '\n') {
-					s->line++;
-				} else if (*s->p == '*' && at(s, s->p + 1, '/')) {
-					s->p += 2;
-					break;
-				}
-			}
-			if (s->blank_comments)
-				blank(p, s->p);
-		} else if (*p != '\0' && strchr(punct, *p)) {
-			s->p++;
-			return ptok[strchr(punct, *p) - punct];
-		} else if (*p == '+' && at(s, p + 1, '=')) {
-			s->p += 2;
-			return T_PLUSEQ;
-		} else if (*p == '"' || *p == '\'') {
-			scan_quoted(s, *p);
-			return T_STR;
-		} else if (*p == '$' && at(s, p + 1, '{')) {
-			while (s->p < s->end && *s->p != '}' && *s->p != '\n')
-				s->p++;
-			if (at(s, s->p, '}'))
-				s->p++;
-			take_word(s, p);
-			return T_STR;
-		} else if (word_char(s, p)) {
-			while (word_char(s, s->p))
-				s->p++;
-			take_word(s, p);
-			return T_STR;
-		} else {
-			s->p++;		/* blanks and stray bytes */
-		}
-	}
-	s->start = s->p;
-	return T_EOF;
-}
-
-/* Skip tokens up to and including the CLOSE that matches an open OPEN. */
-static int skip_until(struct scan *s, enum tok open, enum tok close)
-{
-	int depth = 1;
-	enum tok t;
-
-	while ((t = next_token(s)) != T_EOF) {
-		if (t == open)
-			depth++;
-		else if (t == close && --depth == 0)
-			return 0;
-	}
-	return -1;
-}
-
-/* Blank every comment of buf (see the note at the top). */
-static void blank_comments(char *buf, size_t len)
-{
-	struct scan s = { .p = buf, .end = buf + len, .line = 1, .blank_comments = true };
-
-	while (next_token(&s) != T_EOF)
-		;
-}
-
-#define SCAN_MAX_DEPTH 16
-
-/*
- * Walk the statements of buf (a name, then "= value", "= { list }",
- * "+= ...", "{ section }", "title { section }" or "( args )"), report every
- * name the table does not know, with its line, and blank its statement out.
- * The walk stops quietly at anything it does not expect: that is a syntax
- * error, and libconfuse reports it.
- */
-static void find_unknown(struct load_state *st, char *buf, size_t len)
-{
-	struct scan s = { .p = buf, .end = buf + len, .line = 1 };
-	const struct conf_entry *tables[SCAN_MAX_DEPTH];
-	const char *secnames[SCAN_MAX_DEPTH];
-	int depth = 0;
-	enum tok t;
-
-	tables[0] = root_table;
-	secnames[0] = NULL;
-	while ((t = next_token(&s)) != T_EOF) {
-		const struct conf_entry *e;
-		char *stmt = s.start;
-
-		if (t == T_RBRACE && depth > 0) {
-			depth--;
-			continue;
-		}
-		if (t != T_STR)
-			return;
-		e = find_in(tables[depth], s.word);
-		if (e == NULL) {
-			if (secnames[depth])
-				add_error(st, s.line, "unknown option '%s' in section '%s'",
-					  s.word, secnames[depth]);
-			else
-				add_error(st, s.line, "unknown option '%s'", s.word);
-			/* At least the name goes, so libconfuse does not stop there. */
-			blank(stmt, s.p);
-		}
-		t = next_token(&s);
-		if (t == T_STR)			/* a section title */
-			t = next_token(&s);
-		switch (t) {
-		case T_EQ:
-		case T_PLUSEQ:
-			t = next_token(&s);
-			if (t == T_LBRACE && skip_until(&s, T_LBRACE, T_RBRACE) < 0)
-				return;
-			if (t != T_LBRACE && t != T_STR)
-				return;
-			break;
-		case T_LPAREN:
-			if (skip_until(&s, T_LPAREN, T_RPAREN) < 0)
-				return;
-			break;
-		case T_LBRACE:
-			if (e == NULL) {
-				if (skip_until(&s, T_LBRACE, T_RBRACE) < 0)
-					return;
-				break;
-			}
-			if ((e->type != E_SECTION && e->type != E_MULTI) || depth + 1 >= SCAN_MAX_DEPTH)
-				return;
-			depth++;
-			tables[depth] = e->sub;
-			secnames[depth] = e->name;
-			break;
-		default:
-			return;
-		}
-		if (e == NULL)
-			blank(stmt, s.p);
-	}
+	if (section)
+		add_error(st, line, "unknown option '%s' in section '%s'", name, section);
+	else
+		add_error(st, line, "unknown option '%s'", name);
 }
 
 /* --- copying into the typed struct ------------------------------------ */
@@ -1136,7 +292,7 @@ static int copy_list(cfg_t *cfg, const struct conf_entry *e, struct hm_conf_list
 		}
 		return 0;
 	}
-	for (const char *p = e->def_str; *p;) {
+	for (const char *p = e->def; *p;) {
 		size_t n = strcspn(p, " ");
 
 		if (n > 0 && list_append(l, p, n) < 0)
@@ -1154,10 +310,10 @@ static int copy_values(struct load_state *st, cfg_t *cfg, const struct conf_entr
 
 	for (size_t i = 0; table[i].name; i++) {
 		const struct conf_entry *e = &table[i];
-		void *field = base + e->offset;
+		void *field = base + e->field;
 
 		if (e->type == E_SECTION) {
-			if (copy_values(st, cfg_getsec(cfg, e->name), e->sub, base + e->offset) < 0)
+			if (copy_values(st, cfg_getsec(cfg, e->name), e->sub, base + e->field) < 0)
 				return -1;
 			continue;
 		}
@@ -1190,18 +346,7 @@ static int copy_values(struct load_state *st, cfg_t *cfg, const struct conf_entr
 			continue;
 		}
 		const char *v = cfg ? cfg_getstr(cfg, e->name) : NULL;
-		if (v == NULL && e->type == E_FLOAT) {
-			*(double *)field = strtod(e->def_str, NULL);
-			continue;
-		}
-		if (v == NULL && (e->type == E_INT || e->type == E_BOOL)) {
-			if (e->type == E_INT)
-				*(long *)field = e->def_int;
-			else
-				*(int *)field = e->def_int != 0;
-			continue;
-		}
-		if (convert_value(e, v ? v : e->def_str, field, err, sizeof(err)) < 0) {
+		if (conf_convert(e, v ? v : e->def, field, err, sizeof(err)) < 0) {
 			/* Values in the file were checked; this is a default that
 			 * depends on the system (a file), or no memory. */
 			add_error(st, 0, "option '%s'%s: %s", e->name, v ? "" : " (default)", err);
@@ -1218,10 +363,10 @@ static void free_values(const struct conf_entry *table, char *base)
 
 		if ((e->type == E_STR && e->convert == NULL) || e->type == E_FILE ||
 		    e->type == E_CHECKED) {
-			free(*(char **)(base + e->offset));
-			*(char **)(base + e->offset) = NULL;
+			free(*(char **)(base + e->field));
+			*(char **)(base + e->field) = NULL;
 		} else if (e->type == E_LIST) {
-			struct hm_conf_list *l = (struct hm_conf_list *)(base + e->offset);
+			struct hm_conf_list *l = (struct hm_conf_list *)(base + e->field);
 
 			for (size_t k = 0; k < l->count; k++)
 				free(l->items[k]);
@@ -1229,9 +374,9 @@ static void free_values(const struct conf_entry *table, char *base)
 			l->items = NULL;
 			l->count = 0;
 		} else if (e->type == E_SECTION) {
-			free_values(e->sub, base + e->offset);
+			free_values(e->sub, base + e->field);
 		} else if (e->type == E_MULTI) {
-			struct hm_conf_array *a = (struct hm_conf_array *)(base + e->offset);
+			struct hm_conf_array *a = (struct hm_conf_array *)(base + e->field);
 
 			for (size_t k = 0; k < a->count; k++) {
 				char *elem = (char *)a->items + k * e->elem_size;
@@ -1250,15 +395,14 @@ static void conf_free(struct hm_conf *c)
 {
 	if (c == NULL)
 		return;
-	hm_store_free(&c->store);
-	hm_engine_free(&c->engine);
+	hm_runtime_free(c);
 	hm_netlist_free(&c->internal);
 	hm_netlist_free(&c->local_addrs);
 	hm_rules_free(&c->compiled_rules);
 	for (size_t i = 0; c->dnsbl_zones && i < c->dnsbls.count; i++)
 		free(c->dnsbl_zones[i].codes);
 	free(c->dnsbl_zones);
-	free_values(root_table, (char *)c);
+	free_values(conf_root_table, (char *)c);
 	free(c->path);
 	free(c);
 }
@@ -1424,7 +568,7 @@ static cfg_t *parse_buffer(struct load_state *st, cfg_opt_t *opts, char *buf, si
 		return NULL;
 	}
 	cfg_set_error_function(cfg, libconfuse_error);
-	set_validators(cfg, root_table, "");
+	set_validators(cfg, conf_root_table, "");
 	if (len == 0)			/* fmemopen() may refuse an empty buffer */
 		return cfg;
 	if ((fp = fmemopen(buf, len, "r")) == NULL) {
@@ -1449,13 +593,13 @@ struct hm_conf *hm_conf_load(const char *path, hm_conf_report_fn *report, void *
 	current_load = &st;
 	if (read_conf_file(&st, &buf, &len) < 0)
 		goto out;
-	if ((opts = build_opts(root_table)) == NULL) {
+	if ((opts = build_opts(conf_root_table)) == NULL) {
 		st.oom = 1;
 		goto out;
 	}
 	/* Unknown options first: the scan reports and blanks them. */
-	blank_comments(buf, len);
-	find_unknown(&st, buf, len);
+	conf_blank_comments(buf, len);
+	conf_find_unknown(buf, len, unknown_option, &st);
 	before = st.nerrors;
 	cfg = parse_buffer(&st, opts, buf, len);
 	/* After a syntax error the scan may have been out of step: drop what
@@ -1467,7 +611,7 @@ struct hm_conf *hm_conf_load(const char *path, hm_conf_report_fn *report, void *
 		c = calloc(1, sizeof(*c));
 		if (c == NULL || (c->path = strdup(path)) == NULL) {
 			st.oom = 1;
-		} else if (copy_values(&st, cfg, root_table, (char *)c) < 0 ||
+		} else if (copy_values(&st, cfg, conf_root_table, (char *)c) < 0 ||
 			   fill_derived(&st, c) < 0) {
 			if (st.nerrors == 0)
 				st.oom = 1;
@@ -1483,7 +627,7 @@ out:
 	current_load = NULL;
 	if (cfg)
 		cfg_free(cfg);
-	free_opts(opts, root_table);
+	free_opts(opts, conf_root_table);
 	free(buf);
 	if (st.oom)
 		add_error(&st, 0, "out of memory while loading the configuration");
@@ -1531,103 +675,6 @@ void hm_conf_store_conf(const struct hm_conf *c, bool write, struct hm_store_con
 	sc->nsentinels = other ? 0 : c->redis.sentinels.count;
 	sc->sentinel_master = c->redis.sentinel_master;
 	sc->sentinel_password = c->redis.sentinel_password;
-}
-
-bool hm_conf_inherit_store(struct hm_conf *fresh, const struct hm_conf *old)
-{
-	struct hm_store_conf sc;
-
-	if (fresh->store != NULL || old == NULL || old->store == NULL)
-		return false;
-	hm_conf_store_conf(fresh, false, &sc);
-	if (!hm_store_same_conf(old->store, &sc))
-		return false;
-	fresh->store = hm_store_ref(old->store);
-	return true;
-}
-
-int hm_conf_build_engine(struct hm_conf *c, bool with_store, char *err, size_t errlen)
-{
-	struct hm_engine_conf ec = {
-		.dns = {
-			.nameservers = (const char *const *)c->dns.nameservers.items,
-			.nnameservers = c->dns.nameservers.count,
-			.timeout_ms = c->dns.timeout * 1000,
-		},
-		.receiver = c->authserv_id,
-		.psl_path = c->public_suffix_list[0] ? c->public_suffix_list : NULL,
-	};
-
-	struct hm_store_conf sc;
-	char why[400];
-
-	hm_engine_free(&c->engine);
-	if (!with_store)
-		hm_store_free(&c->store);
-	if (hm_engine_new(&ec, &c->engine, err, errlen) < 0)
-		return -1;
-	if (!with_store || c->store != NULL)	/* inherited: hm_conf_inherit_store() */
-		return 0;
-	hm_conf_store_conf(c, false, &sc);
-	/* Redis may well be down now: the store connects when it can. */
-	if (hm_store_new(&sc, &c->store, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "policy store: %s", why);
-		hm_engine_free(&c->engine);
-		return -1;
-	}
-	return 0;
-}
-
-static void describe_table(FILE *out, const struct conf_entry *table, const char *prefix)
-{
-	for (size_t i = 0; table[i].name; i++) {
-		const struct conf_entry *e = &table[i];
-		char name[256];
-
-		snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "", e->name);
-		switch (e->type) {
-		case E_STR:
-		case E_CHECKED:
-			fprintf(out, "%s\tstring\t\"%s\"\t%s\n", name, e->def_str, e->help);
-			break;
-		case E_FILE:
-			fprintf(out, "%s\tfile\t\"%s\"\t%s\n", name, e->def_str, e->help);
-			break;
-		case E_INT:
-			fprintf(out, "%s\tinteger %ld..%ld\t%ld\t%s\n", name, e->min, e->max,
-				e->def_int, e->help);
-			break;
-		case E_BOOL:
-			fprintf(out, "%s\tboolean\t%s\t%s\n", name, e->def_int ? "yes" : "no", e->help);
-			break;
-		case E_LIST:
-			fprintf(out, "%s\tlist\t{%s}\t%s\n", name, e->def_str, e->help);
-			break;
-		case E_FLOAT:
-			fprintf(out, "%s\tnumber %ld..%ld\t%s\t%s\n", name, e->min, e->max,
-				e->def_str, e->help);
-			break;
-		case E_MULTI: {
-			char multi[300];
-
-			snprintf(multi, sizeof(multi), "%s.NAME", name);
-			describe_table(out, e->sub, multi);
-			break;
-		}
-		case E_SECTION:
-			describe_table(out, e->sub, name);
-			break;
-		}
-	}
-}
-
-void hm_conf_describe(FILE *out)
-{
-	describe_table(out, root_table, "");
-	/* The built-in symbols a "symbol NAME { weight = ... }" may name. */
-	for (int i = 0; i < HM_SYM_COUNT; i++)
-		fprintf(out, "symbol.%s.weight\tnumber -100..100\t%.2f\t%s\n", hm_symdefs[i].name,
-			hm_symdefs[i].weight, hm_symdefs[i].help);
 }
 
 /* --- the running snapshot --------------------------------------------- */

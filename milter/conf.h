@@ -2,8 +2,8 @@
  * conf.h - hosterra-milter.conf: one declaration table, a typed snapshot.
  *
  * hm_conf_load() parses and validates a file (libconfuse) against the table
- * in conf.c and copies the result into a struct hm_conf, so nothing looks an
- * option up by name at run time.  Every error found goes to the report
+ * in conf-table.c and copies the result into a struct hm_conf, so nothing
+ * looks an option up by name at run time.  Every error found goes to the report
  * callback as one "FILE:LINE: message" line; a file with any error yields no
  * configuration at all (so a reload never half-applies).
  *
@@ -137,7 +137,7 @@ struct hm_conf {
 	struct hm_client_conf client;	/* what the client checks need */
 	struct hm_rules *compiled_rules;	/* rules, compiled; NULL if none */
 
-	struct hm_engine *engine;	/* the checkers, see hm_conf_build_engine() */
+	struct hm_engine *engine;	/* the checkers: runtime.h */
 	struct hm_store *store;		/* the policy store, built with the engine */
 };
 
@@ -154,15 +154,6 @@ struct hm_conf *hm_conf_load(const char *path, hm_conf_report_fn *report, void *
 int hm_conf_check_file(const char *path, char *err, size_t errlen);
 
 /*
- * Build the checkers (resolver, SPF, DKIM, DMARC) this configuration asks
- * for, and with_store the policy store (its Redis connections) unless it
- * inherited one, and attach them to it; they are freed with the
- * configuration.  "-t" builds no store: whether Redis answers now says
- * nothing about the file.  0, or -1 with the reason in err.
- */
-int hm_conf_build_engine(struct hm_conf *conf, bool with_store, char *err, size_t errlen);
-
-/*
  * The Redis settings as the store and the content model take them: where
  * reads go, or (write) where learning writes go (redis.write_host /
  * write_port; else, with sentinels, the primary they name, see
@@ -171,15 +162,6 @@ int hm_conf_build_engine(struct hm_conf *conf, bool with_store, char *err, size_
  */
 struct hm_store_conf;
 void hm_conf_store_conf(const struct hm_conf *conf, bool write, struct hm_store_conf *sc);
-
-/*
- * On reload, before hm_conf_build_engine(): when the redis { } settings
- * that make the store (everything but on_failure) are those of old, fresh
- * shares old's policy store, its cache and connections (DESIGN §5.5), so a
- * reload during a Redis outage keeps every mailbox's cached policy.  true
- * when it does.
- */
-bool hm_conf_inherit_store(struct hm_conf *fresh, const struct hm_conf *old);
 
 /* Print every option with its type, default, limits and help (for docs). */
 void hm_conf_describe(FILE *out);

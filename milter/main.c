@@ -43,6 +43,7 @@
 #include "util/log.h"
 #include "milter/metrics-http.h"
 #include "milter/metrics.h"
+#include "milter/runtime.h"
 #include "milter/scanmode.h"
 
 #ifndef HM_DEFAULT_CONF
@@ -155,9 +156,9 @@ static void reload(const char *path)
 		return;
 	}
 	/* Same Redis settings: the same store, its cache and connections. */
-	bool kept = hm_conf_inherit_store(fresh, old);
+	bool kept = hm_runtime_inherit_store(fresh, old);
 
-	if (hm_conf_build_engine(fresh, true, err, sizeof(err)) < 0) {
+	if (hm_runtime_build(fresh, true, err, sizeof(err)) < 0) {
 		hm_log(HM_LOG_ERR, "reload refused: %s: %s; keeping the running configuration", path, err);
 		hm_conf_release(&fresh);
 		hm_conf_release(&old);
@@ -425,7 +426,7 @@ int main(int argc, char **argv)
 		if (conf == NULL)
 			return 1;
 		hm_log_set_level(HM_LOG_ERR);	/* the report is the output */
-		if (hm_conf_build_engine(conf, true, err, sizeof(err)) < 0) {
+		if (hm_runtime_build(conf, true, err, sizeof(err)) < 0) {
 			fprintf(stderr, "%s: %s\n", conf_path, err);
 			hm_conf_release(&conf);
 			return 1;
@@ -439,7 +440,7 @@ int main(int argc, char **argv)
 	if (test_only) {
 		/* Also build the checkers: the resolver set-up and the Public
 		 * Suffix List are part of a valid configuration. */
-		if (conf && hm_conf_build_engine(conf, false, err, sizeof(err)) < 0) {
+		if (conf && hm_runtime_build(conf, false, err, sizeof(err)) < 0) {
 			fprintf(stderr, "%s: %s\n", conf_path, err);
 			hm_conf_release(&conf);
 		}
@@ -464,7 +465,7 @@ int main(int argc, char **argv)
 	if (install_signal_handlers() < 0 ||
 	    hm_daemon_drop_privileges(conf->user, err, sizeof(err)) < 0 ||
 	    hm_daemon_pidfile_create(conf->pidfile, err, sizeof(err)) < 0 ||
-	    hm_conf_build_engine(conf, true, err, sizeof(err)) < 0) {
+	    hm_runtime_build(conf, true, err, sizeof(err)) < 0) {
 		hm_log(HM_LOG_ERR, "start-up failed: %s", err[0] ? err : strerror(errno));
 		hm_daemon_pidfile_remove();
 		hm_conf_release(&conf);

@@ -13,8 +13,13 @@
 
 #include <stdbool.h>
 
-#define HM_DEFAULT_TAG 8.0
-#define HM_DEFAULT_REJECT 15.0
+/*
+ * The server's thresholds when neither the configuration nor a policy says
+ * otherwise; the configuration's defaults are written from these, so they
+ * stay plain numbers as a file would write them.
+ */
+#define HM_DEFAULT_TAG 8
+#define HM_DEFAULT_REJECT 15
 
 enum hm_outcome {
 	HM_ACCEPT,

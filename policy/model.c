@@ -53,13 +53,14 @@ struct hm_model_conn *hm_model_conn_new(const struct hm_store_conf *sc, long tim
 
 	if (c == NULL)
 		return NULL;
-	c->host = strdup(sc->host && *sc->host ? sc->host : "127.0.0.1");
+	c->host = strdup(sc->host && *sc->host ? sc->host : HM_STORE_HOST);
 	c->unix_path = dup_or_null(sc->unix_path);
 	c->password = dup_or_null(sc->password);
-	c->prefix = strdup(sc->prefix && *sc->prefix ? sc->prefix : "hm:");
-	c->port = sc->port > 0 ? sc->port : 6379;
+	c->prefix = strdup(sc->prefix && *sc->prefix ? sc->prefix : HM_STORE_PREFIX);
+	c->port = sc->port > 0 ? sc->port : HM_STORE_PORT;
 	c->db = sc->db;
-	c->connect_ms = sc->connect_timeout_ms > 0 ? sc->connect_timeout_ms : 1000;
+	c->connect_ms = sc->connect_timeout_ms > 0 ? sc->connect_timeout_ms :
+						      HM_STORE_CONNECT_TIMEOUT_MS;
 	c->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
 	if (c->host == NULL || c->prefix == NULL || (sc->unix_path && *sc->unix_path && !c->unix_path) ||
 	    (sc->password && *sc->password && !c->password)) {
@@ -75,7 +76,8 @@ struct hm_model_conn *hm_model_conn_primary(const struct hm_store_conf *sc, long
 	struct hm_sentinel_conf snc = {
 		.addrs = sc->sentinels, .naddrs = sc->nsentinels, .master = sc->sentinel_master,
 		.password = sc->sentinel_password,
-		.timeout_ms = sc->connect_timeout_ms > 0 ? sc->connect_timeout_ms : 1000,
+		.timeout_ms = sc->connect_timeout_ms > 0 ? sc->connect_timeout_ms :
+							    HM_STORE_CONNECT_TIMEOUT_MS,
 	};
 	struct hm_store_conf at = *sc;
 	struct hm_sentinel *snt = NULL;

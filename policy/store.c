@@ -352,16 +352,18 @@ static char *dup_or_null(const char *v)
 static void settings_of(const struct hm_store_conf *conf, struct hm_store_conf *out)
 {
 	*out = *conf;
-	out->host = conf->host && *conf->host ? conf->host : "127.0.0.1";
+	out->host = conf->host && *conf->host ? conf->host : HM_STORE_HOST;
 	out->unix_path = conf->unix_path && *conf->unix_path ? conf->unix_path : NULL;
 	out->password = conf->password && *conf->password ? conf->password : NULL;
-	out->prefix = conf->prefix && *conf->prefix ? conf->prefix : "hm:";
-	out->port = conf->port ? conf->port : 6379;
-	out->connect_timeout_ms = conf->connect_timeout_ms ? conf->connect_timeout_ms : 1000;
-	out->command_timeout_ms = conf->command_timeout_ms ? conf->command_timeout_ms : 500;
-	out->cache_ttl_ms = conf->cache_ttl_ms ? conf->cache_ttl_ms : 60000;
-	out->pool_size = conf->pool_size ? conf->pool_size : 4;
-	out->cache_max = conf->cache_max ? conf->cache_max : 100000;
+	out->prefix = conf->prefix && *conf->prefix ? conf->prefix : HM_STORE_PREFIX;
+	out->port = conf->port ? conf->port : HM_STORE_PORT;
+	out->connect_timeout_ms = conf->connect_timeout_ms ? conf->connect_timeout_ms :
+				  HM_STORE_CONNECT_TIMEOUT_MS;
+	out->command_timeout_ms = conf->command_timeout_ms ? conf->command_timeout_ms :
+				  HM_STORE_COMMAND_TIMEOUT_MS;
+	out->cache_ttl_ms = conf->cache_ttl_ms ? conf->cache_ttl_ms : HM_STORE_CACHE_TTL_S * 1000L;
+	out->pool_size = conf->pool_size ? conf->pool_size : HM_STORE_POOL_SIZE;
+	out->cache_max = conf->cache_max ? conf->cache_max : HM_STORE_CACHE_MAX;
 }
 
 /* Strings equal, NULL being "". */

@@ -38,21 +38,35 @@
 #include "policy/rvalue.h"
 
 /*
- * Connection and cache settings.  Zero / NULL / "" take the default shown;
+ * The defaults of the settings, defined once: hosterra-milter.conf's
+ * redis { } section writes its defaults from these, and the store takes
+ * them for a field left zero.
+ */
+#define HM_STORE_HOST "127.0.0.1"
+#define HM_STORE_PORT 6379
+#define HM_STORE_PREFIX "hm:"
+#define HM_STORE_CONNECT_TIMEOUT_MS 500
+#define HM_STORE_COMMAND_TIMEOUT_MS 500
+#define HM_STORE_POOL_SIZE 8
+#define HM_STORE_CACHE_MAX 1000000
+#define HM_STORE_CACHE_TTL_S 300
+
+/*
+ * Connection and cache settings.  Zero / NULL / "" take the default above;
  * the strings are copied by hm_store_new().
  */
 struct hm_store_conf {
-	const char *host;		/* "127.0.0.1" */
-	int port;			/* 6379 */
+	const char *host;		/* HM_STORE_HOST */
+	int port;			/* HM_STORE_PORT */
 	const char *unix_path;		/* non-empty: this unix socket instead of TCP */
 	const char *password;		/* NULL or "": no AUTH */
 	int db;				/* SELECT, 0 (not sent) */
-	long connect_timeout_ms;	/* 1000 */
-	long command_timeout_ms;	/* 500: one round trip, pool wait included */
-	const char *prefix;		/* "hm:"; tracking uses BCAST PREFIX <prefix> */
-	size_t pool_size;		/* 4 connections, each used by one thread at a time */
-	size_t cache_max;		/* 100000 entries (least recently used evicted) */
-	long cache_ttl_ms;		/* 60000: safety net only */
+	long connect_timeout_ms;
+	long command_timeout_ms;	/* one round trip, pool wait included */
+	const char *prefix;		/* tracking uses BCAST PREFIX <prefix> */
+	size_t pool_size;		/* connections, each used by one thread at a time */
+	size_t cache_max;		/* entries (least recently used evicted) */
+	long cache_ttl_ms;		/* safety net only */
 	/*
 	 * Redis Sentinel (nsentinels > 0): host/port or unix_path is the local
 	 * replica; when it cannot be reached, reads go to the primary the

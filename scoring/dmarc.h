@@ -29,9 +29,9 @@
 
 #include "util/address.h"
 #include "scoring/dns.h"
+#include "scoring/psl.h"
 #include "scoring/results.h"
 
-#define HM_PSL_DEFAULT "/usr/share/publicsuffix/public_suffix_list.dat"
 #define HM_DMARC_MAX_DOMAINS 8		/* distinct From domains evaluated */
 
 struct hm_dmarc;

@@ -190,7 +190,7 @@ int hm_dns_new(const struct hm_dns_conf *conf, struct hm_dns **dns_r,
 		return -1;
 	}
 	dns->stop_pipe[0] = dns->stop_pipe[1] = -1;
-	dns->timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms : 5000;
+	dns->timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms : HM_DNS_TIMEOUT_S * 1000L;
 	if ((dns->ub = ub_ctx_create()) == NULL) {
 		snprintf(err, errlen, "cannot create the resolver context");
 		hm_dns_free(&dns);

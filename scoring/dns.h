@@ -43,11 +43,14 @@ enum hm_dns_status {
 	HM_DNS_TEMPFAIL,	/* no usable answer: try again later */
 };
 
+/* Seconds a query may take by default (the configuration's dns.timeout too). */
+#define HM_DNS_TIMEOUT_S 5
+
 struct hm_dns_conf {
 	const char *const *nameservers;	/* "IP" or "IP@PORT"; NULL/0: resolv.conf */
 	size_t nnameservers;
 	const char *resolv_conf;	/* used when nnameservers == 0 */
-	long timeout_ms;		/* per query, from start to answer */
+	long timeout_ms;		/* per query, from start to answer; 0: HM_DNS_TIMEOUT_S */
 };
 
 struct hm_dns_answer {

@@ -8,10 +8,11 @@
  * may be called from any number of threads at once.
  *
  * What libspf2 gets wrong is corrected here (see spf.c): records are
- * checked against the RFC 7208 ABNF before libspf2 compiles them, the
- * limits of RFC 7208 4.6.4 (10 DNS-querying terms across includes and
- * redirects, 2 void lookups, 10 MX names, 10 PTR names) are enforced in the
- * DNS layer, and a record is looked up as TXT only.
+ * checked against the RFC 7208 ABNF before libspf2 compiles them
+ * (spf-record.h), the limits of RFC 7208 4.6.4 (10 DNS-querying terms
+ * across includes and redirects, 2 void lookups, 10 MX names, 10 PTR
+ * names) are enforced in the DNS layer, and a record is looked up as TXT
+ * only.
  *
  * Ownership: hm_spf_new() keeps a pointer to the resolver, which must
  * outlive the struct hm_spf.
@@ -47,13 +48,5 @@ void hm_spf_free(struct hm_spf **spf);
  */
 int hm_spf_check(struct hm_spf *spf, const char *client_ip, const char *helo,
 		 const char *mail_from, struct hm_spf_outcome *out);
-
-/*
- * Check an SPF record's text against the RFC 7208 ABNF (section 12) and
- * the rules of section 6 (redirect and exp at most once) and 7.1 (c, r, t
- * only in explanations).  0, or -1 with a short reason in why.  Exposed for
- * the unit test.
- */
-int hm_spf_record_valid(const char *record, size_t len, char *why, size_t whylen);
 
 #endif

@@ -10,7 +10,7 @@
  * first): 1,000 / 10,000 / 100,000 mailboxes in domains with their own
  * lists and thresholds, and one domain + one mailbox whose four lists hold
  * 10 / 1,000 / 10,000 patterns each.  For each it measures, with a store
- * built like the milter builds it (milter/conf.c, hm_conf_build_engine):
+ * built like the milter builds it (milter/runtime.c, hm_runtime_build):
  *   cold   the first decision of every recipient (Redis round trips, lists
  *          compiled), in random order;
  *   warm   decisions over random recipients with everything cached - the
@@ -593,7 +593,7 @@ struct result {
 
 static struct hm_store *store_for(const struct dataset *ds, size_t cache_max)
 {
-	/* The fields hm_conf_build_engine() sets, with the milter's defaults. */
+	/* The fields hm_runtime_build() sets, with the milter's defaults. */
 	struct hm_store_conf sc = {
 		.host = redis_host,
 		.port = redis_port,

@@ -1,8 +1,9 @@
 /*
- * test-conf.c - unit tests of milter/conf.c: the defaults of an empty file,
- * each option's limits, every kind of error with its line (and all of them
- * in one load), the file check behind "file" options, and the reference-
- * counted snapshot.  Table-driven: one TAP case per row, named after it.
+ * test-conf.c - unit tests of milter/conf*.c: the defaults of an empty file
+ * (and that the policy store has the same ones), each option's limits,
+ * every kind of error with its line (and all of them in one load), the
+ * file check behind "file" options, and the reference-counted snapshot.
+ * Table-driven: one TAP case per row, named after it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -489,6 +490,36 @@ static void add(const char *name, CMUnitTestFunction fn, const void *arg)
 	tests[ntests++] = (struct CMUnitTest){ strdup(name), fn, NULL, NULL, (void *)arg };
 }
 
+/*
+ * Defaults defined once: a policy store given no settings has those an
+ * empty file gives it (pool, cache, TTL, timeouts, prefix, port).
+ */
+static void test_store_defaults(void **state)
+{
+	struct report r;
+	struct hm_conf *c = load_text("", &r);
+	struct hm_store_conf sc, zero = { 0 };
+	struct hm_store *s = NULL;
+	char sock[sizeof(dir) + 32], err[256];
+
+	(void)state;
+	if (c == NULL)
+		FAIL("empty file refused: %s", r.text);
+	/* A socket nobody listens on: the store reaches no Redis. */
+	snprintf(sock, sizeof(sock), "%s/no-redis.sock", dir);
+	zero.unix_path = sock;
+	if (hm_store_new(&zero, &s, err, sizeof(err)) < 0)
+		FAIL("store without settings: %s", err);
+	hm_conf_store_conf(c, false, &sc);
+	sc.unix_path = sock;
+	if (!hm_store_same_conf(s, &sc))
+		FAIL("the store's defaults differ from an empty file's: pool %zu, cache %zu, "
+		     "ttl %ld ms, connect %ld ms, command %ld ms", sc.pool_size, sc.cache_max,
+		     sc.cache_ttl_ms, sc.connect_timeout_ms, sc.command_timeout_ms);
+	hm_store_free(&s);
+	hm_conf_release(&c);
+}
+
 int main(void)
 {
 	char name[300];
@@ -513,6 +544,7 @@ int main(void)
 	add("file check: unreadable", test_check_file_unreadable, NULL);
 	add("snapshot: publish, acquire, release, reload", test_snapshot, NULL);
 	add("classifier section and redis.write_host", test_classifier_and_write_host, NULL);
+	add("the store's defaults are an empty file's", test_store_defaults, NULL);
 	rc = _cmocka_run_group_tests("conf", tests, ntests, group_setup, group_teardown);
 	for (size_t i = 0; i < ntests; i++)
 		free((char *)tests[i].name);

@@ -23,6 +23,7 @@
 
 #include "scoring/dns.h"
 #include "scoring/spf.h"
+#include "scoring/spf-record.h"
 
 #define TIMEOUT_MS 1000
 

@@ -34,10 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/bench-index.h"
 #include "tests/mc-message.h"
 #include "tests/milter-client.h"
-
-#define MAX_MESSAGE (64UL * 1024 * 1024)
 
 struct item {
 	struct mc_message msg;
@@ -77,76 +76,46 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static char *dup_field(const char *s, size_t n)
+static char *bracketed(const char *addr)
 {
-	char *d = strndup(s, n);
+	size_t n = strlen(addr) + 3;
+	char *d = malloc(n);
 
 	if (d == NULL) {
 		fprintf(stderr, "bench-milter: out of memory\n");
 		exit(2);
 	}
+	snprintf(d, n, "<%s>", addr);
 	return d;
 }
 
-/* DIR/index: "file\tfrom\trcpt\tip\thelo" per line. */
+/* The corpus (tests/bench-index.h), each message split as Postfix sends it. */
 static int load_corpus(const char *dir, struct corpus *c)
 {
-	char path[4096], line[8192];
-	FILE *idx;
-	size_t cap = 0;
+	struct bench_msg *m;
+	size_t n;
 
-	snprintf(path, sizeof(path), "%s/index", dir);
-	if ((idx = fopen(path, "r")) == NULL) {
-		fprintf(stderr, "bench-milter: %s: %s\n", path, strerror(errno));
+	if (bench_index_load(dir, "bench-milter", &m, &n) < 0)
 		return -1;
+	if ((c->items = calloc(n, sizeof(*c->items))) == NULL) {
+		fprintf(stderr, "bench-milter: out of memory\n");
+		exit(2);
 	}
-	memset(c, 0, sizeof(*c));
-	while (fgets(line, sizeof(line), idx)) {
-		char *f[5], *p = line, *text;
-		size_t len;
-		int nf = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct item *it = &c->items[i];
 
-		line[strcspn(line, "\r\n")] = '\0';
-		while (nf < 5 && p) {
-			f[nf++] = p;
-			if ((p = strchr(p, '\t')) != NULL)
-				*p++ = '\0';
-		}
-		if (nf != 5)
-			continue;
-		if (c->n == cap) {
-			cap = cap ? cap * 2 : 256;
-			if ((c->items = realloc(c->items, cap * sizeof(*c->items))) == NULL)
-				return -1;
-		}
-		struct item *it = &c->items[c->n];
-
-		snprintf(path, sizeof(path), "%s/%s", dir, f[0]);
-		if (mc_read_file(path, MAX_MESSAGE, &text, &len) < 0) {
-			fprintf(stderr, "bench-milter: %s: %s\n", path, strerror(errno));
-			fclose(idx);
-			return -1;
-		}
-		if (mc_message_parse(text, len, &it->msg) < 0) {
+		if (mc_message_parse(m[i].text, m[i].len, &it->msg) < 0) {
 			fprintf(stderr, "bench-milter: out of memory\n");
 			exit(2);
 		}
-		free(text);
-		char from[1024], rcpt[1024];
-
-		snprintf(from, sizeof(from), "<%s>", f[1]);
-		snprintf(rcpt, sizeof(rcpt), "<%s>", f[2]);
-		it->from = dup_field(from, strlen(from));
-		it->rcpt = dup_field(rcpt, strlen(rcpt));
-		it->ip = dup_field(f[3], strlen(f[3]));
-		it->helo = dup_field(f[4], strlen(f[4]));
-		c->n++;
+		it->from = bracketed(m[i].from);
+		it->rcpt = bracketed(m[i].rcpt);
+		it->ip = m[i].ip;
+		it->helo = m[i].helo;
+		m[i].ip = m[i].helo = NULL;	/* the item's now */
 	}
-	fclose(idx);
-	if (c->n == 0) {
-		fprintf(stderr, "bench-milter: %s/index lists no message\n", dir);
-		return -1;
-	}
+	c->n = n;
+	bench_index_free(m, n);
 	return 0;
 }
 

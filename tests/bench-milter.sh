@@ -39,17 +39,7 @@ ROUNDS=${BENCH_ROUNDS:-3}
 CONC=${BENCH_CONCURRENCY:-8}
 
 echo "# generating $MSGS messages" >&2
-"$PYTHON3" "$top_srcdir/tests/bench-corpus.py" "$DATA/dkim" "$T/corpus" --messages "$MSGS" >/dev/null ||
-	{ echo "bench-milter.sh: cannot generate the corpus" >&2; exit 1; }
-start_dns "$T/corpus/bench.zone" || { echo "bench-milter.sh: cannot start the DNS server" >&2; exit 1; }
-start_redis || { echo "bench-milter.sh: cannot start $REDIS_SERVER" >&2; exit 1; }
-i=0
-while [ $i -lt 100 ]; do
-	[ $((i % 10)) -eq 0 ] && redis_cli HSET "hm:thr:rcpt$i@example.org" tag 5 reject 12 >/dev/null
-	i=$((i + 1))
-done
-redis_cli HSET hm:thr:@example.org tag 7 reject 14 >/dev/null
-redis_cli SADD hm:wl:@example.org '*@d03.example.com' >/dev/null
+bench_world "$MSGS" || exit 1
 
 # The daemons: the milter on unix and on TCP, the no-op filter three ways.
 UNIX_SOCK="$T/milter.sock"

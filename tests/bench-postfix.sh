@@ -77,17 +77,7 @@ ROWS="postfix noop-nr noop-every milter milter-tcp noop-tcp"
 chmod 755 "$T" || die "chmod $T"
 
 echo "# generating $MSGS messages" >&2
-"$PYTHON3" "$top_srcdir/tests/bench-corpus.py" "$DATA/dkim" "$T/corpus" --messages "$MSGS" >/dev/null ||
-	die "cannot generate the corpus"
-start_dns "$T/corpus/bench.zone" || die "cannot start the DNS server"
-start_redis || die "cannot start $REDIS_SERVER"
-i=0
-while [ $i -lt 100 ]; do
-	[ $((i % 10)) -eq 0 ] && redis_cli HSET "hm:thr:rcpt$i@example.org" tag 5 reject 12 >/dev/null
-	i=$((i + 1))
-done
-redis_cli HSET hm:thr:@example.org tag 7 reject 14 >/dev/null
-redis_cli SADD hm:wl:@example.org '*@d03.example.com' >/dev/null
+bench_world "$MSGS" || die "cannot set up the corpus, DNS and Redis"
 
 # The filters: the milter on unix and on TCP, the no-op filter three ways.
 # Their unix sockets must be writable by Postfix's smtpd (user postfix).

@@ -59,9 +59,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/mc-message.h"
+#include "tests/bench-index.h"
 
-#define MAX_MESSAGE (64UL * 1024 * 1024)
 #define IO_TIMEOUT_S 60
 
 struct item {
@@ -120,17 +119,6 @@ static void *xrealloc(void *p, size_t n)
 	return p;
 }
 
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (d == NULL) {
-		fputs("bench-smtp: out of memory\n", stderr);
-		exit(2);
-	}
-	return d;
-}
-
 /*
  * The DATA payload of a message file: every line CRLF-terminated (a final
  * line without its line end gets one) and dot-stuffed (RFC 5321 4.5.2).
@@ -162,57 +150,27 @@ static void prepare(const char *text, size_t len, struct item *it)
 	it->len = o;
 }
 
-/* DIR/index: "file\tfrom\trcpt\tip\thelo" per line. */
+/* The corpus (tests/bench-index.h), each message as its DATA payload. */
 static int load_corpus(const char *dir, struct corpus *c)
 {
-	char path[4096], line[8192];
-	FILE *idx;
-	size_t cap = 0;
+	struct bench_msg *m;
+	size_t n;
 
-	snprintf(path, sizeof(path), "%s/index", dir);
-	if ((idx = fopen(path, "r")) == NULL) {
-		fprintf(stderr, "bench-smtp: %s: %s\n", path, strerror(errno));
+	if (bench_index_load(dir, "bench-smtp", &m, &n) < 0)
 		return -1;
-	}
-	memset(c, 0, sizeof(*c));
-	while (fgets(line, sizeof(line), idx)) {
-		char *f[5], *p = line, *text;
-		size_t len;
-		int nf = 0;
+	c->items = xrealloc(NULL, n * sizeof(*c->items));
+	for (size_t i = 0; i < n; i++) {
+		struct item *it = &c->items[i];
 
-		line[strcspn(line, "\r\n")] = '\0';
-		while (nf < 5 && p) {
-			f[nf++] = p;
-			if ((p = strchr(p, '\t')) != NULL)
-				*p++ = '\0';
-		}
-		if (nf != 5)
-			continue;
-		if (c->n == cap) {
-			cap = cap ? cap * 2 : 256;
-			c->items = xrealloc(c->items, cap * sizeof(*c->items));
-		}
-		struct item *it = &c->items[c->n];
-
-		snprintf(path, sizeof(path), "%s/%s", dir, f[0]);
-		if (mc_read_file(path, MAX_MESSAGE, &text, &len) < 0) {
-			fprintf(stderr, "bench-smtp: %s: %s\n", path, strerror(errno));
-			fclose(idx);
-			return -1;
-		}
-		prepare(text, len, it);
-		free(text);
-		it->from = xstrdup(f[1]);
-		it->rcpt = xstrdup(f[2]);
-		it->ip = xstrdup(f[3]);
-		it->helo = xstrdup(f[4]);
-		c->n++;
+		prepare(m[i].text, m[i].len, it);
+		it->from = m[i].from;
+		it->rcpt = m[i].rcpt;
+		it->ip = m[i].ip;
+		it->helo = m[i].helo;
+		m[i].from = m[i].rcpt = m[i].ip = m[i].helo = NULL;	/* the item's now */
 	}
-	fclose(idx);
-	if (c->n == 0) {
-		fprintf(stderr, "bench-smtp: %s/index lists no message\n", dir);
-		return -1;
-	}
+	c->n = n;
+	bench_index_free(m, n);
 	return 0;
 }
 

@@ -310,3 +310,22 @@ wait_sentinels_ready() {
 		done
 	done
 }
+
+# bench_world MESSAGES: the benchmarks' world in $T: the load corpus
+# (tests/bench-corpus.py) in $T/corpus, its DNS zone served by the test DNS
+# server, and a throw-away Redis with a few mailbox policies (some recipients
+# with their own thresholds, the domain's, a white-listed sender domain).
+# Returns non-zero with a message on stderr when something does not start.
+bench_world() {
+	"$PYTHON3" "$top_srcdir/tests/bench-corpus.py" "$DATA/dkim" "$T/corpus" --messages "$1" >/dev/null ||
+		{ echo "bench: cannot generate the corpus" >&2; return 1; }
+	start_dns "$T/corpus/bench.zone" || { echo "bench: cannot start the DNS server" >&2; return 1; }
+	start_redis || { echo "bench: cannot start $REDIS_SERVER" >&2; return 1; }
+	_i=0
+	while [ $_i -lt 100 ]; do
+		[ $((_i % 10)) -eq 0 ] && redis_cli HSET "hm:thr:rcpt$_i@example.org" tag 5 reject 12 >/dev/null
+		_i=$((_i + 1))
+	done
+	redis_cli HSET hm:thr:@example.org tag 7 reject 14 >/dev/null
+	redis_cli SADD hm:wl:@example.org '*@d03.example.com' >/dev/null
+}

@@ -68,14 +68,6 @@ struct worker {
 	struct tally t;
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static char *bracketed(const char *addr)
 {
 	size_t n = strlen(addr) + 3;
@@ -173,7 +165,7 @@ static int transaction(struct mc_conn *c, const struct item *it, unsigned long s
 	struct mc_reply r;
 	struct mc_eom e;
 	char qid[32];
-	double start = now_s();
+	double start = bench_now_s();
 
 	snprintf(qid, sizeof(qid), "B%lX", serial);
 	for (int st = MC_ST_MAIL; st <= MC_ST_EOM; st++)
@@ -206,12 +198,12 @@ static int transaction(struct mc_conn *c, const struct item *it, unsigned long s
 		return -1;
 	count_verdict(t, &e.reply);
 	mc_eom_free(&e);
-	tally_latency(t, (now_s() - start) * 1e3);
+	tally_latency(t, (bench_now_s() - start) * 1e3);
 	return 0;
 early:
 	/* Decided before the end of message (a 550 at RCPT, say): as smtpd does. */
 	count_verdict(t, &r);
-	tally_latency(t, (now_s() - start) * 1e3);
+	tally_latency(t, (bench_now_s() - start) * 1e3);
 	return mc_abort(c);
 }
 
@@ -224,7 +216,7 @@ static void *work(void *arg)
 
 	mc_options_default(&opt);
 	opt.timeout_ms = 30000;
-	while (now_s() < run->deadline) {
+	while (bench_now_s() < run->deadline) {
 		unsigned long k = atomic_fetch_add(&run->next, run->per_conn);
 
 		if (run->max_msgs && k >= run->max_msgs)
@@ -265,63 +257,6 @@ static void *work(void *arg)
 	return NULL;
 }
 
-/* utime + stime of a process, in seconds; -1 when unreadable. */
-static double proc_cpu_s(long pid)
-{
-	char path[64], buf[2048];
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* Fields after the command name, which may hold spaces: from ')'. */
-	char *p = strrchr(buf, ')');
-	unsigned long long ut, st;
-
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-				&ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* A "Vm...:" line of /proc/PID/status in KiB, or -1. */
-static long proc_kib(long pid, const char *field)
-{
-	char path[64], line[256];
-	FILE *f;
-	long v = -1;
-	size_t fl = strlen(field);
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, field, fl) == 0 && line[fl] == ':')
-			v = strtol(line + fl + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double percentile(const double *v, size_t n, double p)
-{
-	if (n == 0)
-		return 0;
-	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-
-	return v[i < n ? i : n - 1];
-}
-
 static void usage(void)
 {
 	fputs("usage: bench-milter -s SOCKET [-c CONCURRENCY] [-d SECONDS] [-n MESSAGES]\n"
@@ -360,7 +295,7 @@ int main(int argc, char **argv)
 	run.corpus = &corpus;
 
 	struct worker *w = calloc(conc, sizeof(*w));
-	double cpu0 = pid ? proc_cpu_s(pid) : -1, t0 = now_s();
+	double cpu0 = pid ? bench_proc_cpu_s(pid) : -1, t0 = bench_now_s();
 
 	if (w == NULL)
 		return 2;
@@ -386,16 +321,16 @@ int main(int argc, char **argv)
 			tally_latency(&all, w[i].t.lat_ms[j]);
 		free(w[i].t.lat_ms);
 	}
-	double elapsed = now_s() - t0, cpu1 = pid ? proc_cpu_s(pid) : -1;
+	double elapsed = bench_now_s() - t0, cpu1 = pid ? bench_proc_cpu_s(pid) : -1;
 
-	qsort(all.lat_ms, all.nlat, sizeof(*all.lat_ms), cmp_double);
+	bench_sort(all.lat_ms, all.nlat);
 	printf("%s: %lu msgs in %.1f s, %.0f msg/s, latency p50 %.2f ms p99 %.2f ms", label,
 	       (unsigned long)all.nlat, elapsed, (double)all.nlat / elapsed,
-	       percentile(all.lat_ms, all.nlat, 0.50), percentile(all.lat_ms, all.nlat, 0.99));
+	       bench_percentile(all.lat_ms, all.nlat, 0.50), bench_percentile(all.lat_ms, all.nlat, 0.99));
 	if (pid && cpu0 >= 0 && cpu1 >= 0 && all.nlat)
 		printf(", filter cpu %.0f us/msg rss %ld KiB (peak %ld KiB)",
-		       (cpu1 - cpu0) * 1e6 / (double)all.nlat, proc_kib(pid, "VmRSS"),
-		       proc_kib(pid, "VmHWM"));
+		       (cpu1 - cpu0) * 1e6 / (double)all.nlat, bench_proc_kib(pid, "VmRSS"),
+		       bench_proc_kib(pid, "VmHWM"));
 	printf(", accept %lu reject %lu tempfail %lu other %lu errors %lu\n", all.accept,
 	       all.reject, all.tempfail, all.other, all.errors);
 	free(all.lat_ms);

@@ -102,14 +102,6 @@ struct conn {
 	size_t have;			/* bytes in buf */
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void *xrealloc(void *p, size_t n)
 {
 	if ((p = realloc(p, n)) == NULL) {
@@ -316,11 +308,11 @@ static int transaction(struct conn *c, const struct item *it, struct tally *t)
 		goto refused;
 	if (send_all(c, it->data, it->len) < 0)
 		return -1;
-	double t0 = now_s();
+	double t0 = bench_now_s();
 
 	if (send_all(c, ".\r\n", 3) < 0 || (code = read_reply(c)) < 0)
 		return -1;
-	tally_latency(t, (now_s() - t0) * 1e3);
+	tally_latency(t, (bench_now_s() - t0) * 1e3);
 	count_reply(t, code);
 	return 0;
 refused:
@@ -348,7 +340,7 @@ static void *work(void *arg)
 	struct run *run = w->run;
 	struct conn c = { .fd = -1 };
 
-	while (now_s() < run->deadline) {
+	while (bench_now_s() < run->deadline) {
 		unsigned long k = atomic_fetch_add(&run->next, run->per_session);
 
 		if (run->max_msgs && k >= run->max_msgs)
@@ -426,29 +418,6 @@ static long queued(const char *qdir)
 	return n;
 }
 
-/* utime + stime of a process, in seconds; -1 when unreadable. */
-static double proc_cpu_s(long pid)
-{
-	char path[64], buf[2048];
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* Fields after the command name, which may hold spaces: from ')'. */
-	char *p = strrchr(buf, ')');
-	unsigned long long ut, st;
-
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-				&ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 static double self_cpu_s(void)
 {
 	struct rusage ru;
@@ -457,28 +426,6 @@ static double self_cpu_s(void)
 		return 0;
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of an ascending array. */
-static double percentile(const double *v, size_t n, double p)
-{
-	if (n == 0)
-		return 0;
-	double want = p * (double)n;
-	size_t k = (size_t)want;
-
-	if ((double)k < want)
-		k++;			/* rank = ceil(p * n), at least 1 */
-	if (k < 1)
-		k = 1;
-	return v[(k <= n ? k : n) - 1];
 }
 
 static void usage(void)
@@ -521,7 +468,7 @@ int main(int argc, char **argv)
 	run.corpus = &corpus;
 
 	struct worker *w = calloc(conc, sizeof(*w));
-	double cpu0 = pid ? proc_cpu_s(pid) : -1, self0 = self_cpu_s(), t0 = now_s();
+	double cpu0 = pid ? bench_proc_cpu_s(pid) : -1, self0 = self_cpu_s(), t0 = bench_now_s();
 
 	if (w == NULL)
 		return 2;
@@ -546,23 +493,23 @@ int main(int argc, char **argv)
 			tally_latency(&all, w[i].t.lat_ms[j]);
 		free(w[i].t.lat_ms);
 	}
-	double t1 = now_s(), self1 = self_cpu_s(), drain = 0;
+	double t1 = bench_now_s(), self1 = self_cpu_s(), drain = 0;
 	long left = 0;
 
 	/* Until every accepted message has left the queue (60 s at most). */
 	if (qdir != NULL) {
-		while ((left = queued(qdir)) > 0 && now_s() - t1 < 60)
+		while ((left = queued(qdir)) > 0 && bench_now_s() - t1 < 60)
 			usleep(5000);
-		drain = now_s() - t1;
+		drain = bench_now_s() - t1;
 	}
-	double cpu1 = pid ? proc_cpu_s(pid) : -1, total = (t1 - t0) + drain;
+	double cpu1 = pid ? bench_proc_cpu_s(pid) : -1, total = (t1 - t0) + drain;
 
-	qsort(all.lat_ms, all.nlat, sizeof(*all.lat_ms), cmp_double);
+	bench_sort(all.lat_ms, all.nlat);
 	printf("%s: accepted=%lu tempfail=%lu reject=%lu errors=%lu sessions=%lu window_s=%.3f "
 	       "drain_s=%.3f rate=%.1f p50_ms=%.3f p99_ms=%.3f client_cpu_us=%.0f", label,
 	       all.accepted, all.tempfail, all.reject, all.errors, all.sessions, t1 - t0, drain,
-	       (double)all.accepted / total, percentile(all.lat_ms, all.nlat, 0.50),
-	       percentile(all.lat_ms, all.nlat, 0.99),
+	       (double)all.accepted / total, bench_percentile(all.lat_ms, all.nlat, 0.50),
+	       bench_percentile(all.lat_ms, all.nlat, 0.99),
 	       all.accepted ? (self1 - self0) * 1e6 / (double)all.accepted : 0.0);
 	if (pid && cpu0 >= 0 && cpu1 >= 0 && all.accepted)
 		printf(" filter_cpu_us=%.0f", (cpu1 - cpu0) * 1e6 / (double)all.accepted);

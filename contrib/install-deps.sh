@@ -8,7 +8,7 @@
 set -eu
 
 BUILD_PKGS="build-essential autoconf automake pkg-config
-	libmilter-dev libopendkim-dev libspf2-dev libopendmarc-dev
+	libmilter-dev libopendkim-dev libspf2-dev libopendmarc-dev libssl-dev
 	libhiredis-dev libconfuse-dev libunbound-dev libpcre2-dev libmicrohttpd-dev
 	publicsuffix"
 TEST_PKGS="libcmocka-dev redis-server postfix python3 python3-dnspython

@@ -2,7 +2,7 @@
 # tests/dkim-flood.py - write a message carrying many DKIM signatures, for
 # the CPU bound of tests/dkim-flood.test.
 #
-# Usage:  dkim-flood.py KEY OUT BODY_KIB NSIGS [--valid-last]
+# Usage:  dkim-flood.py KEY OUT BODY_KIB NSIGS [--valid-last] [--length]
 #
 # The message is From alice@example.net with a body of BODY_KIB KiB of text
 # lines, signed once for real (d=example.net, s=rsa2048, relaxed/relaxed,
@@ -13,6 +13,7 @@
 # l= of its own), half of them claiming d=example.net (the From domain),
 # half other domains.  They come first; the real one is the last header
 # (--valid-last) or the first, so the test can check which ones are kept.
+# --length: the real signature carries l= (the whole body).
 
 import base64
 import random
@@ -24,6 +25,7 @@ import dkim
 def main():
     keyfile, outfile, kib, nsigs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     valid_last = "--valid-last" in sys.argv[5:]
+    length = "--length" in sys.argv[5:]
     line = b"0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n"
     body = line * (kib * 1024 // len(line) + 1)
     headers = (b"From: Alice <alice@example.net>\r\n"
@@ -34,7 +36,7 @@ def main():
     msg = headers + b"\r\n" + body
     key = open(keyfile, "rb").read()
     real = dkim.sign(msg, b"rsa2048", b"example.net", key,
-                     canonicalize=(b"relaxed", b"relaxed"),
+                     canonicalize=(b"relaxed", b"relaxed"), length=length,
                      include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])
     rng = random.Random(nsigs)
     forged = []

@@ -172,6 +172,19 @@ def main():
     out("relaxed-reformatted",
         s + msg.replace(b"To:  bob", b"To: bob").replace(b"double  spaces",
                                                         b"double spaces"))
+    out("relaxed-body-modified", s + msg.replace(b"Hello Bob", b"Hello Eve"))
+    # the body hash without l=, on a body with no CRLF at its end: relaxed
+    # is refused as a whole (libopendkim), simple gets the CRLF added
+    unterminated = msg.rstrip(b"\r\n")
+    out("relaxed-no-final-crlf", sign(unterminated, b"rsa2048", rsa2048) + unterminated)
+    out("simple-no-final-crlf",
+        sign(unterminated, b"rsa2048", rsa2048, canon=b"simple/simple") + unterminated)
+    # signed with an empty body, a body added after: the empty body's hash
+    # must not be mistaken for the real one's
+    empty = HEADERS + b"\r\n"
+    for c in (b"simple", b"relaxed"):
+        out("empty-body-grown-" + c.decode(),
+            sign(empty, b"rsa2048", rsa2048, canon=c + b"/" + c) + empty + b"Added.\r\n")
     # unsigned From: the signature does not cover the one required header
     out("no-from-signed", signed(sign(msg, b"rsa2048", rsa2048,
                                       headers=[b"to", b"subject"])))

@@ -152,14 +152,23 @@ static void update_simple(struct hm_dkim_bodyhash *h, const unsigned char *p, si
 	}
 }
 
-/* Text from p to the next whitespace or CR: written, p moved past it. */
+/*
+ * Text from p on, written, p moved past it: up to whitespace or a CR,
+ * with single spaces between words taken along (already canonical), so
+ * that a line of prose is one copy, not one per word.
+ */
 static const unsigned char *relaxed_text(struct hm_dkim_bodyhash *h, const unsigned char *p,
 					 const unsigned char *end)
 {
 	const unsigned char *q = p;
 
-	while (q < end && !relaxed_stop[*q])
+	for (;;) {
+		while (q < end && !relaxed_stop[*q])
+			q++;
+		if (end - q < 2 || q[0] != ' ' || relaxed_stop[q[1]])
+			break;
 		q++;
+	}
 	flush_blanks(h);
 	emit(h, p, (size_t)(q - p));
 	h->blank_line = false;

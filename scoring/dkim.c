@@ -45,6 +45,7 @@
 
 #include "util/address.h"
 #include "scoring/dkim-body.h"
+#include "scoring/dkim-keycache.h"
 #include "scoring/dkim.h"
 
 #define KEY_NAME_MAX 256		/* selector._domainkey.domain, with NUL */
@@ -322,6 +323,7 @@ int hm_dkim_new(struct hm_dns *dns, const struct hm_dkim_conf *conf,
 		return -1;
 	}
 	dk->ed25519 = dkim_libfeature(dk->lib, DKIM_FEATURE_ED25519);
+	hm_dkim_keycache_enable(true);
 	*dk_r = dk;
 	return 0;
 }
@@ -335,6 +337,7 @@ void hm_dkim_free(struct hm_dkim **dkp)
 	dkim_close(dk->lib);
 	free(dk);
 	*dkp = NULL;
+	hm_dkim_keycache_clear();	/* only a cache: the next key is decoded anew */
 }
 
 bool hm_dkim_has_ed25519(const struct hm_dkim *dk)

@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "scoring/dkim.h"
+#include "scoring/dkim-keycache.h"
 #include "scoring/dns.h"
 #include "scoring/results.h"
 
@@ -417,6 +418,49 @@ static void test_threads(void **state)
 	}
 }
 
+static const struct expect *find_case(const char *name)
+{
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (strcmp(cases[i].name, name) == 0)
+			return &cases[i];
+	fail_msg("no case %s", name);
+	return NULL;
+}
+
+/*
+ * Keys decoded once are rebuilt from the cache (scoring/dkim-keycache.c):
+ * the verdicts stay the same (a pass, a failed header signature, a key too
+ * small, rsa-sha1), a key OpenSSL refuses is never remembered, and with
+ * the cache off every key goes to OpenSSL again.
+ */
+static void test_key_cache(void **state)
+{
+	static const char *const names[] = { "relaxed", "rsa1024", "rsa512", "key-bad",
+					     "header-modified", "rsa-sha1" };
+	struct hm_dkim_keycache_stats st, before;
+
+	skip_without_server();
+	hm_dkim_keycache_clear();
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			check_expect(find_case(names[i]), &plain);
+	hm_dkim_keycache_stats(&st);
+	print_message("# key cache: %lu hits, %lu misses, %zu keys\n", st.hits, st.misses,
+		      st.keys);
+	/* Three RSA keys (2048, 1024, 512 bits); five RSA signatures a round. */
+	assert_int_equal(st.keys, 3);
+	assert_true(st.hits >= 12);
+	before = st;
+	hm_dkim_keycache_enable(false);
+	check_expect(find_case("relaxed"), &plain);
+	hm_dkim_keycache_stats(&st);
+	assert_int_equal(st.hits, before.hits);
+	hm_dkim_keycache_enable(true);
+	check_expect(find_case("relaxed"), &plain);
+	hm_dkim_keycache_stats(&st);
+	assert_int_equal(st.hits, before.hits + 1);
+}
+
 /* An aborted transaction may free its state at any point. */
 static void test_abort(void **state)
 {
@@ -522,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_many_sigs),
 		cmocka_unit_test(test_big_body),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_key_cache),
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_queries_logged),
 	};

@@ -1,5 +1,5 @@
 /*
- * test-model.c - the content model in Redis (policy/model.c) against real
+ * test-model.c - the content model in Redis (policy/model*.c) against real
  * redis-server instances: reading and publishing, learning writes, BITFIELD
  * saturation, dedup and exact relearning, the rate limit, calibration, the
  * refresher (version change seen within a second, with and without the

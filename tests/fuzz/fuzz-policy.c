@@ -3,19 +3,28 @@
  * Redis) stores for a recipient, from the reply as hiredis hands it over to
  * the policy it becomes: hm_rvalue_from_reply() (policy/rvalue.c), then the
  * thresholds hash, the set of list patterns or the alias string as
- * policy/policy.c compiles them.  Bad data must be skipped with a warning:
- * never a crash, never half a policy.
+ * policy/policy-values.c compiles them.  Bad data must be skipped with a
+ * warning: never a crash, never half a policy.
  *
- * The converters are static in policy.c: the file is compiled into this
- * target whole, so the code fuzzed is the code shipped.
+ * The converters are declared in policy/policy-int.h and linked from the
+ * milter's own library, so the code fuzzed is the code shipped.
  * Input: the first byte picks the key kind (thresholds, list, alias) and
  * the reply's shape (array of strings or a string, an array with a nil
  * element, an error, nil); the rest are the strings, separated by '\n'
  * (they may hold NUL bytes, as Redis strings may).
  */
-#include "policy/policy.c"
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <hiredis/hiredis.h>
+
+#include "policy/pattern.h"
+#include "policy/policy-int.h"
+#include "policy/rvalue.h"
+#include "util/address.h"
 
 #include "tests/fuzz/fuzz.h"
 
@@ -90,15 +99,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int pass = 0; pass < 2; pass++) {
 		switch (kind) {
 		case 0:
-			if (thr_of(v, "thr:fuzz@example.org", &t) && !hm_thresholds_valid(&t))
+			if (policy_thr_of(v, "thr:fuzz@example.org", &t) &&
+			    !hm_thresholds_valid(&t))
 				abort();
 			break;
 		case 1:
-			if ((pl = list_of(v, "wl:fuzz@example.org")) != NULL && pl->list != NULL)
+			if ((pl = policy_list_of(v, "wl:fuzz@example.org")) != NULL &&
+			    pl->list != NULL)
 				(void)hm_patlist_count(pl->list);
 			break;
 		default:
-			pa = alias_of(v, "alias:fuzz@example.org");
+			pa = policy_alias_of(v, "alias:fuzz@example.org");
 			if (pa != NULL && pa->kind == ALIAS_ONE &&
 			    (memchr(pa->target, '\0', sizeof(pa->target)) == NULL ||
 			     !hm_domain_valid(pa->domain)))

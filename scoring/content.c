@@ -5,14 +5,14 @@
  * body, the Subject, a From display name) is normalised one character at a
  * time (lower-case, digits folded to 0, runs of white space to one space)
  * and gives character 4-grams, words and word pairs at distances 1 to
- * OSB_WINDOW, each in its own namespace.  URL hosts, attachments and part
- * types come whole.  Top-level headers give a curated set of features
- * chosen to describe the sender's software and habits; everything a
- * receiving system adds (Received, Delivered-To, Date-like trace fields,
- * X-Spam-*, Authentication-Results, mail-client flags such as X-Status or
- * X-Keywords) is simply never read, so it cannot leak a label.  Nor is
- * Return-Path, which delivery writes and the daemon never sees (Postfix
- * drops a sender's): the envelope sender comes through
+ * OSB_WINDOW, each in its own namespace (content-text.c).  URL hosts,
+ * attachments and part types come whole.  Top-level headers give a curated
+ * set of features chosen to describe the sender's software and habits;
+ * everything a receiving system adds (Received, Delivered-To, Date-like
+ * trace fields, X-Spam-*, Authentication-Results, mail-client flags such as
+ * X-Status or X-Keywords) is simply never read, so it cannot leak a label.
+ * Nor is Return-Path, which delivery writes and the daemon never sees
+ * (Postfix drops a sender's): the envelope sender comes through
  * hm_content_envelope() instead, from MAIL FROM in the daemon and from the
  * stored message's Return-Path in the learner.
  */
@@ -26,12 +26,9 @@
 
 #include "util/address.h"
 #include "scoring/content.h"
+#include "scoring/content-int.h"
 #include "scoring/features.h"
 #include "scoring/mime.h"
-
-#define OSB_WINDOW 4			/* word pairs up to this far apart */
-#define WORD_MAX 32			/* longer words are one "long word" feature */
-#define DOMAIN_KEEP 128
 
 /* The decoder's bounds: enough text to judge, a bounded cost per message. */
 static const struct hm_mime_limits content_limits = {
@@ -40,44 +37,9 @@ static const struct hm_mime_limits content_limits = {
 	.depth_max = 8,
 };
 
-/* The state of one normalised text stream. */
-struct textstream {
-	enum hm_ns ns_gram, ns_word, ns_osb;	/* ns_gram 0: no 4-grams */
-	uint64_t ring;			/* last four characters, 16 bits each */
-	unsigned nchars;		/* characters in ring (saturates at 4) */
-	bool space;			/* the last character was white space */
-	unsigned char word[WORD_MAX];
-	size_t wlen;
-	bool wlong;
-	uint64_t prev[OSB_WINDOW];	/* hashes of the last words, [0] latest */
-	unsigned nprev;
-	unsigned long letters, upper;	/* for the capitals ratio */
-};
-
-struct hm_content {
-	struct hm_fkey key;
-	struct hm_fset set;
-	struct hm_mime *mime;
-	bool failed;			/* out of memory on the way */
-	struct textstream body, subj, name;
-	unsigned urls, names;
-	/* Header facts, compared at the end of the headers. */
-	char from_dom[DOMAIN_KEEP], reply_dom[DOMAIN_KEEP], env_dom[DOMAIN_KEEP];
-	char msgid_dom[DOMAIN_KEEP];
-	bool seen_from, seen_reply, seen_env, env_null, seen_msgid, seen_to, seen_mailer;
-	unsigned rcpts;
-	bool eoh_done, finished;
-};
-
-static void add(struct hm_content *c, uint64_t h)
-{
-	if (hm_fset_add(&c->set, hm_fbucket(h)) < 0)
-		c->failed = true;
-}
-
 static void add_str(struct hm_content *c, enum hm_ns ns, const char *s, size_t len)
 {
-	add(c, hm_fhash(&c->key, ns, s, len));
+	content_add(c, hm_fhash(&c->key, ns, s, len));
 }
 
 /* A "key=value" feature; the value is lower-cased and cut at 96 bytes. */
@@ -121,155 +83,6 @@ static void add_count(struct hm_content *c, const char *k, unsigned long n)
 	snprintf(v, sizeof(v), "%u", log_bucket(n));
 	add_kvs(c, HM_NS_SHAPE, k, v);
 }
-
-/* ---- text streams ---------------------------------------------------- */
-
-static void stream_init(struct textstream *t, enum hm_ns g, enum hm_ns w, enum hm_ns o)
-{
-	memset(t, 0, sizeof(*t));
-	t->ns_gram = g;
-	t->ns_word = w;
-	t->ns_osb = o;
-	t->space = true;		/* no leading space in the first gram */
-}
-
-/* Characters that are part of words. */
-static bool word_char(uint32_t cp)
-{
-	if (cp < 0x80)
-		return isalnum((int)cp) || cp == '$';
-	/* General and CJK punctuation, no-break space, Latin-1 symbols: separators. */
-	if (cp < 0xc0)
-		return false;
-	if ((cp >= 0x2000 && cp <= 0x206f) || (cp >= 0x3000 && cp <= 0x303f) || cp == 0xfeff)
-		return false;
-	return cp != 0xd7 && cp != 0xf7;
-}
-
-/* Lower-case the scripts spam is written in; digits fold to '0'. */
-static uint32_t fold(uint32_t cp, bool *upper)
-{
-	*upper = false;
-	if (cp < 0x80) {
-		if (cp >= 'A' && cp <= 'Z') {
-			*upper = true;
-			return cp + 32;
-		}
-		if (cp >= '0' && cp <= '9')
-			return '0';
-		return cp;
-	}
-	if ((cp >= 0xc0 && cp <= 0xde && cp != 0xd7) || (cp >= 0x410 && cp <= 0x42f) ||
-	    (cp >= 0x391 && cp <= 0x3a9)) {
-		*upper = true;
-		return cp + 32;
-	}
-	return cp;
-}
-
-static void word_end(struct hm_content *c, struct textstream *t)
-{
-	uint64_t h;
-
-	if (t->wlen == 0 && !t->wlong)
-		return;
-	if (t->wlong) {
-		static const char lw[] = "\x01long";
-
-		h = hm_fhash(&c->key, t->ns_word, lw, sizeof(lw) - 1);
-	} else {
-		h = hm_fhash(&c->key, t->ns_word, t->word, t->wlen);
-	}
-	add(c, h);
-	/* Pairs: (earlier word, distance, this word). */
-	for (unsigned d = 0; d < t->nprev; d++)
-		add(c, hm_fhash64(&c->key, t->ns_osb, hm_fmix(t->prev[d] + d + 1, 0x94d049bb133111ebull) ^ h));
-	memmove(t->prev + 1, t->prev, (OSB_WINDOW - 1) * sizeof(t->prev[0]));
-	t->prev[0] = h;
-	if (t->nprev < OSB_WINDOW)
-		t->nprev++;
-	t->wlen = 0;
-	t->wlong = false;
-}
-
-/* A break: no word or gram spans it. */
-static void stream_break(struct hm_content *c, struct textstream *t)
-{
-	word_end(c, t);
-	t->nprev = 0;
-	t->ring = 0;
-	t->nchars = 0;
-	t->space = true;
-}
-
-static void stream_char(struct hm_content *c, struct textstream *t, uint32_t cp,
-			const unsigned char *utf8, size_t ulen)
-{
-	bool upper, isword;
-	uint32_t f;
-
-	if (cp <= ' ' || cp == 0x7f || cp == 0xa0 || (cp >= 0x2000 && cp <= 0x200b)) {
-		word_end(c, t);
-		if (t->space)
-			return;
-		t->space = true;
-		f = ' ';
-	} else {
-		f = fold(cp, &upper);
-		t->space = false;
-		isword = word_char(cp);
-		if (isword) {
-			if (upper || cp > 0x7f || (cp >= 'a' && cp <= 'z')) {
-				t->letters++;
-				t->upper += upper;
-			}
-			if (t->wlen + ulen > WORD_MAX) {
-				t->wlong = true;
-			} else if (f < 0x80) {
-				t->word[t->wlen++] = (unsigned char)f;
-			} else if (f == cp) {
-				memcpy(t->word + t->wlen, utf8, ulen);
-				t->wlen += ulen;
-			} else {
-				/* Folded letters of U+00C0-U+042F stay 2 bytes in UTF-8. */
-				t->word[t->wlen++] = (unsigned char)(0xc0 | f >> 6);
-				t->word[t->wlen++] = (unsigned char)(0x80 | (f & 0x3f));
-			}
-		} else {
-			word_end(c, t);
-		}
-	}
-	t->ring = t->ring << 16 | (f & 0xffff);
-	if (t->nchars < 4)
-		t->nchars++;
-	if (t->nchars == 4 && t->ns_gram)
-		add(c, hm_fhash64(&c->key, t->ns_gram, t->ring));
-}
-
-/* Feed UTF-8 text (the decoder never cuts a character). */
-static void stream_text(struct hm_content *c, struct textstream *t, const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-
-	while (p < end) {
-		uint32_t cp = *p;
-		size_t n = 1;
-
-		if (cp >= 0xc0) {
-			n = cp >= 0xf0 ? 4 : cp >= 0xe0 ? 3 : 2;
-			if ((size_t)(end - p) < n) {
-				n = 1;
-			} else {
-				cp &= 0x3f >> (n - 1);
-				for (size_t i = 1; i < n; i++)
-					cp = cp << 6 | (p[i] & 0x3f);
-			}
-		}
-		stream_char(c, t, cp, p, n);
-		p += n;
-	}
-}
-
 static void stream_shape(struct hm_content *c, const struct textstream *t, const char *k)
 {
 	char v[8];
@@ -343,21 +156,21 @@ static void on_text(void *arg, enum hm_text_kind kind, const char *s, size_t len
 
 	switch (kind) {
 	case HM_TEXT_SUBJECT:
-		stream_text(c, &c->subj, s, len);
-		stream_break(c, &c->subj);
+		content_stream_text(c, &c->subj, s, len);
+		content_stream_break(c, &c->subj);
 		break;
 	case HM_TEXT_FROM_NAME:
 		if (c->names++ < 4) {
-			stream_text(c, &c->name, s, len);
-			stream_break(c, &c->name);
+			content_stream_text(c, &c->name, s, len);
+			content_stream_break(c, &c->name);
 			add_kv(c, HM_NS_NAME, "", s, len);
 		}
 		break;
 	case HM_TEXT_BODY:
-		stream_text(c, &c->body, s, len);
+		content_stream_text(c, &c->body, s, len);
 		break;
 	case HM_TEXT_BREAK:
-		stream_break(c, &c->body);
+		content_stream_break(c, &c->body);
 		break;
 	case HM_TEXT_URL_HOST:
 		c->urls++;
@@ -392,10 +205,10 @@ struct hm_content *hm_content_begin(const unsigned char key[HM_CLS_KEY_LEN])
 	if (c == NULL)
 		return NULL;
 	hm_fkey_init(&c->key, key);
-	stream_init(&c->body, HM_NS_GRAM, HM_NS_WORD, HM_NS_OSB);
-	stream_init(&c->subj, HM_NS_SUBJ_GRAM, HM_NS_SUBJ_WORD, HM_NS_SUBJ_OSB);
+	content_stream_init(&c->body, HM_NS_GRAM, HM_NS_WORD, HM_NS_OSB);
+	content_stream_init(&c->subj, HM_NS_SUBJ_GRAM, HM_NS_SUBJ_WORD, HM_NS_SUBJ_OSB);
 	/* Display names: words and pairs; their 4-grams would only echo the words. */
-	stream_init(&c->name, 0, HM_NS_NAME_WORD, HM_NS_NAME_WORD);
+	content_stream_init(&c->name, 0, HM_NS_NAME_WORD, HM_NS_NAME_WORD);
 	sink.emit = on_text;
 	sink.arg = c;
 	if (hm_fset_init(&c->set) < 0 || (c->mime = hm_mime_begin(&content_limits, &sink)) == NULL) {
@@ -698,7 +511,7 @@ int hm_content_finish(struct hm_content *c, const uint32_t **idx_r, size_t *n_r)
 			c->failed = true;
 			return -1;
 		}
-		stream_break(c, &c->body);
+		content_stream_break(c, &c->body);
 		if (c->seen_env) {
 			add_kvs(c, HM_NS_HEADER, "envfrom", c->env_null ? "null" :
 				same_org(c->env_dom, c->from_dom) ? "same" : "other");

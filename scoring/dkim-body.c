@@ -152,6 +152,46 @@ static void update_simple(struct hm_dkim_bodyhash *h, const unsigned char *p, si
 	}
 }
 
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/*
+ * The high bit of each byte of w equal to c.  Exact for the lowest such
+ * byte; a byte above one may be flagged too (the borrow), which at worst
+ * ends skip_prose() early.
+ */
+static inline uint64_t bytes_equal(uint64_t w, unsigned char c)
+{
+	uint64_t x = w ^ (ONES * c);
+
+	return (x - ONES) & ~x & HIGHS;
+}
+
+/*
+ * Eight bytes at a time, the start of a run that relaxed canonicalization
+ * leaves as it is: text and single spaces between words.  Stops at or
+ * before the first tab, CR, or space followed by whitespace or a CR (a
+ * space in a word's last byte too: what follows is not looked at); the
+ * byte loop in relaxed_text() takes it from there.
+ */
+static const unsigned char *skip_prose(const unsigned char *q, const unsigned char *end)
+{
+	while (end - q >= 8) {
+		uint64_t w, tabcr, sp, ev;
+
+		memcpy(&w, q, 8);
+		if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__)
+			w = __builtin_bswap64(w);
+		tabcr = bytes_equal(w, '\t') | bytes_equal(w, '\r');
+		sp = bytes_equal(w, ' ');
+		ev = tabcr | (sp & ((tabcr | sp) >> 8)) | (sp & 0x8000000000000000ull);
+		if (ev != 0)
+			return q + (__builtin_ctzll(ev) >> 3);
+		q += 8;
+	}
+	return q;
+}
+
 /*
  * Text from p on, written, p moved past it: up to whitespace or a CR,
  * with single spaces between words taken along (already canonical), so
@@ -163,6 +203,7 @@ static const unsigned char *relaxed_text(struct hm_dkim_bodyhash *h, const unsig
 	const unsigned char *q = p;
 
 	for (;;) {
+		q = skip_prose(q, end);
 		while (q < end && !relaxed_stop[*q])
 			q++;
 		if (end - q < 2 || q[0] != ' ' || relaxed_stop[q[1]])

@@ -322,7 +322,7 @@ static bool ip6_network(const char *p, const char *end)
 	return inet_pton(AF_INET6, buf, &a) == 1;
 }
 
-static int term_valid(struct span t, int *nredirect, int *nexp, char *why, size_t whylen)
+static int term_valid(struct span t, int *nredirect, int *nexp, char *err, size_t errlen)
 {
 	const char *p = t.p, *q;
 	struct span name, arg;
@@ -330,7 +330,7 @@ static int term_valid(struct span t, int *nredirect, int *nexp, char *why, size_
 
 	for (q = t.p; q < t.end; q++) {
 		if ((unsigned char)*q < 0x21 || (unsigned char)*q > 0x7e) {
-			snprintf(why, whylen, "invalid character in the record");
+			snprintf(err, errlen, "invalid character in the record");
 			return -1;
 		}
 	}
@@ -341,24 +341,24 @@ static int term_valid(struct span t, int *nredirect, int *nexp, char *why, size_
 		name = (struct span){ p, q };
 		arg = (struct span){ q + 1, t.end };
 		if (q == p || !isalpha((unsigned char)*p)) {
-			snprintf(why, whylen, "invalid modifier name");
+			snprintf(err, errlen, "invalid modifier name");
 			return -1;
 		}
 		if (span_eq(name, "redirect") || span_eq(name, "exp")) {
 			int *n = span_eq(name, "exp") ? nexp : nredirect;
 
 			if (++*n > 1) {
-				snprintf(why, whylen, "%s= given twice", span_eq(name, "exp") ? "exp" : "redirect");
+				snprintf(err, errlen, "%s= given twice", span_eq(name, "exp") ? "exp" : "redirect");
 				return -1;
 			}
 			if (!domain_spec(arg)) {
-				snprintf(why, whylen, "invalid domain in %s=", span_eq(name, "exp") ? "exp" : "redirect");
+				snprintf(err, errlen, "invalid domain in %s=", span_eq(name, "exp") ? "exp" : "redirect");
 				return -1;
 			}
 			return 0;
 		}
 		if (!macro_string(arg, true, &dummy)) {
-			snprintf(why, whylen, "invalid macro in a modifier");
+			snprintf(err, errlen, "invalid macro in a modifier");
 			return -1;
 		}
 		return 0;
@@ -384,7 +384,7 @@ static int term_valid(struct span t, int *nredirect, int *nexp, char *why, size_
 	}
 	if (span_eq(name, "a") || span_eq(name, "mx") || span_eq(name, "ptr")) {
 		if (!span_eq(name, "ptr") && (!peel_cidr(&arg, true) || !peel_cidr(&arg, false))) {
-			snprintf(why, whylen, "invalid CIDR length");
+			snprintf(err, errlen, "invalid CIDR length");
 			return -1;
 		}
 		if (arg.p == arg.end)
@@ -405,40 +405,40 @@ static int term_valid(struct span t, int *nredirect, int *nexp, char *why, size_
 		for (q = arg.p; q < arg.end && *q != '/'; q++)
 			;
 		if (!(six ? ip6_network(arg.p, q) : ip4_network(arg.p, q))) {
-			snprintf(why, whylen, "invalid %s address", six ? "ip6" : "ip4");
+			snprintf(err, errlen, "invalid %s address", six ? "ip6" : "ip4");
 			return -1;
 		}
 		if (q < arg.end && !cidr(q + 1, arg.end, six ? 128 : 32)) {
-			snprintf(why, whylen, "invalid CIDR length");
+			snprintf(err, errlen, "invalid CIDR length");
 			return -1;
 		}
 		return 0;
 	}
-	snprintf(why, whylen, "unknown mechanism \"%.*s\"",
+	snprintf(err, errlen, "unknown mechanism \"%.*s\"",
 		 (int)(name.end - name.p > 32 ? 32 : name.end - name.p), name.p);
 	return -1;
 bad_arg:
-	snprintf(why, whylen, "invalid argument to %.*s", (int)(name.end - name.p), name.p);
+	snprintf(err, errlen, "invalid argument to %.*s", (int)(name.end - name.p), name.p);
 	return -1;
 bad_domain:
-	snprintf(why, whylen, "invalid domain in %.*s", (int)(name.end - name.p), name.p);
+	snprintf(err, errlen, "invalid domain in %.*s", (int)(name.end - name.p), name.p);
 	return -1;
 }
 
-int hm_spf_record_valid(const char *record, size_t len, char *why, size_t whylen)
+int hm_spf_record_valid(const char *record, size_t len, char *err, size_t errlen)
 {
 	const char *p = record + 6, *end = record + len;
 	int nredirect = 0, nexp = 0;
 
 	if (len < 6 || strncasecmp(record, "v=spf1", 6) != 0 || (len > 6 && record[6] != ' ')) {
-		snprintf(why, whylen, "not an SPF version 1 record");
+		snprintf(err, errlen, "not an SPF version 1 record");
 		return -1;
 	}
 	while (p < end) {
 		struct span t;
 
 		if (*p != ' ') {
-			snprintf(why, whylen, "invalid character in the record");
+			snprintf(err, errlen, "invalid character in the record");
 			return -1;
 		}
 		while (p < end && *p == ' ')
@@ -449,7 +449,7 @@ int hm_spf_record_valid(const char *record, size_t len, char *why, size_t whylen
 		while (p < end && *p != ' ')
 			p++;
 		t.end = p;
-		if (term_valid(t, &nredirect, &nexp, why, whylen) < 0)
+		if (term_valid(t, &nredirect, &nexp, err, errlen) < 0)
 			return -1;
 	}
 	return 0;

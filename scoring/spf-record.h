@@ -17,9 +17,9 @@
 /*
  * Check an SPF record's text against the RFC 7208 ABNF (section 12) and
  * the rules of section 6 (redirect and exp at most once) and 7.1 (c, r, t
- * only in explanations).  0, or -1 with a short reason in why.
+ * only in explanations).  0, or -1 with a short reason in err.
  */
-int hm_spf_record_valid(const char *record, size_t len, char *why, size_t whylen);
+int hm_spf_record_valid(const char *record, size_t len, char *err, size_t errlen);
 
 /*
  * The bytes hm_spf_rewrite() may write for a record of len bytes: at most

@@ -7,6 +7,16 @@
  * from any thread.  On stderr, info lines carry no prefix (they are the
  * greppable per-message lines); the other levels are prefixed with the level
  * name, Postfix style ("warning: ...").
+ *
+ * Error text, everywhere in the tree, goes one way: a function that can
+ * fail and has something to say takes `char *err, size_t errlen` (last
+ * but for an output flag), returns -1 (or its documented failure value)
+ * and writes one NUL-terminated line into err with snprintf, no trailing
+ * period, no level prefix.  A caller that wants no text passes NULL, 0
+ * (snprintf writes nothing into a zero-length buffer); err is never NULL
+ * with errlen > 0.  The function does not log the failure itself: its
+ * caller does, once, adding its context ("start-up failed: %s").  No
+ * static strings through `const char **`.
  */
 #ifndef HM_LOG_H
 #define HM_LOG_H

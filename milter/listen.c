@@ -39,36 +39,36 @@ static int parse_port(const char *s, size_t len, unsigned *port_r)
  * IPv6 addresses (with ':') only for inet6.
  */
 static int parse_host(const char *h, enum hm_socket_kind kind, char *out, size_t outlen,
-		      const char **why)
+		      char *err, size_t errlen)
 {
 	size_t len = strlen(h);
 	bool v6 = kind == HM_SOCK_INET6;
 
 	if (len == 0) {
-		*why = "empty host after '@'";
+		snprintf(err, errlen, "empty host after '@'");
 		return -1;
 	}
 	if (h[0] == '[') {
 		if (len < 3 || h[len - 1] != ']') {
-			*why = "unbalanced brackets around the host";
+			snprintf(err, errlen, "unbalanced brackets around the host");
 			return -1;
 		}
 		h++;
 		len -= 2;
 	}
 	if (len >= outlen) {
-		*why = "host name too long";
+		snprintf(err, errlen, "host name too long");
 		return -1;
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)h[i];
 
 		if (c == ':' && !v6) {
-			*why = "an IPv6 address needs inet6:PORT@HOST";
+			snprintf(err, errlen, "an IPv6 address needs inet6:PORT@HOST");
 			return -1;
 		}
 		if (!isalnum(c) && strchr(".-_:", c) == NULL) {
-			*why = "bad character in the host";
+			snprintf(err, errlen, "bad character in the host");
 			return -1;
 		}
 	}
@@ -135,9 +135,10 @@ int hm_socket_parse(const char *spec, struct hm_socket_spec *out,
 		return -1;
 	}
 	if (at) {
-		const char *why;
+		char why[64];
 
-		if (parse_host(at + 1, out->kind, out->host, sizeof(out->host), &why) < 0) {
+		if (parse_host(at + 1, out->kind, out->host, sizeof(out->host), why,
+			       sizeof(why)) < 0) {
 			snprintf(err, errlen, "socket \"%s\": %s", spec, why);
 			return -1;
 		}

@@ -47,7 +47,7 @@ void hm_msgcheck_header(struct hm_msgcheck *m, const char *name, const char *val
 		/* Judge the first non-empty Date only; later ones change nothing. */
 		if (m->date_state != HM_DATE_ABSENT || blank(value))
 			return;
-		if (hm_date_parse(value, &m->date, &m->date_err) == 0)
+		if (hm_date_parse(value, &m->date, m->date_err, sizeof(m->date_err)) == 0)
 			m->date_state = HM_DATE_OK;
 		else
 			m->date_state = HM_DATE_BAD;
@@ -88,7 +88,7 @@ void hm_msgcheck_finish(const struct hm_msgcheck *m, const struct hm_from_list *
 		break;
 	case HM_DATE_BAD:
 		snprintf(detail, sizeof(detail), "unparseable: %s",
-			 m->date_err ? m->date_err : "?");
+			 m->date_err[0] ? m->date_err : "?");
 		hm_symbols_fire(out, w, HM_SYM_MISSING_DATE, detail);
 		break;
 	case HM_DATE_OK:
@@ -345,13 +345,13 @@ static bool date_time(struct dparse *p, time_t *t_r)
 	return true;
 }
 
-int hm_date_parse(const char *value, time_t *t_r, const char **err_r)
+int hm_date_parse(const char *value, time_t *t_r, char *err, size_t errlen)
 {
 	struct dparse p = { value, NULL };
 	time_t t;
 
 	if (value == NULL || !date_time(&p, &t)) {
-		*err_r = p.err ? p.err : "empty";
+		snprintf(err, errlen, "%s", p.err ? p.err : "empty");
 		return -1;
 	}
 	*t_r = t;

@@ -34,6 +34,7 @@
 
 #define HM_DATE_PAST_MAX (7 * 86400)	/* DATE_IN_PAST beyond this */
 #define HM_DATE_FUTURE_MAX 86400	/* DATE_IN_FUTURE beyond this */
+#define HM_DATE_ERR_MAX 48		/* hm_date_parse()'s reasons fit */
 
 enum hm_date_state {
 	HM_DATE_ABSENT,			/* no Date header, or only empty ones */
@@ -47,7 +48,7 @@ struct hm_msgcheck {
 	unsigned msgid_nonempty;	/* non-empty Message-ID headers */
 	enum hm_date_state date_state;
 	time_t date;			/* HM_DATE_OK: seconds since the epoch, UTC */
-	const char *date_err;		/* HM_DATE_BAD: static reason */
+	char date_err[HM_DATE_ERR_MAX];	/* HM_DATE_BAD: why */
 };
 
 void hm_msgcheck_init(struct hm_msgcheck *m);
@@ -72,8 +73,9 @@ void hm_msgcheck_finish(const struct hm_msgcheck *m, const struct hm_from_list *
  * day exists in its month (leap years), hour <= 23, minute <= 59, second
  * <= 60, zone minutes <= 59, year 1900-9999, a day-of-week name is a real
  * one (whether it agrees with the date is not checked).  Locale-independent.
- * 0 with the UTC time in *t_r, or -1 with a static reason in *err_r.
+ * 0 with the UTC time in *t_r, or -1 with the reason in err (at most
+ * HM_DATE_ERR_MAX bytes with its NUL).
  */
-int hm_date_parse(const char *value, time_t *t_r, const char **err_r);
+int hm_date_parse(const char *value, time_t *t_r, char *err, size_t errlen);
 
 #endif

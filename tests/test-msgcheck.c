@@ -132,8 +132,8 @@ static void test_date_table(void **state)
 	(void)state;
 	for (size_t i = 0; i < n; i++) {
 		time_t t = 0;
-		const char *err = NULL;
-		int rc = hm_date_parse(date_cases[i].value, &t, &err);
+		char err[HM_DATE_ERR_MAX] = "";
+		int rc = hm_date_parse(date_cases[i].value, &t, err, sizeof(err));
 		bool want_ok = date_cases[i].err == NULL;
 
 		if (want_ok && rc != 0) {
@@ -162,21 +162,24 @@ static void test_date_table(void **state)
 static void test_date_hostile(void **state)
 {
 	static char big[70000];
-	const char *err = NULL;
+	char err[HM_DATE_ERR_MAX] = "";
 	time_t t;
 
 	(void)state;
 	memset(big, '9', sizeof(big) - 1);
-	assert_int_equal(hm_date_parse(big, &t, &err), -1);
+	assert_int_equal(hm_date_parse(big, &t, err, sizeof(err)), -1);
 	assert_string_equal(err, "bad day");
 
 	big[0] = '(';
 	memset(big + 1, 'x', sizeof(big) - 2);
 	big[sizeof(big) - 2] = ')';
-	assert_int_equal(hm_date_parse(big, &t, &err), -1);
+	assert_int_equal(hm_date_parse(big, &t, err, sizeof(err)), -1);
 	assert_string_equal(err, "bad day");
 
-	assert_int_equal(hm_date_parse(NULL, &t, &err), -1);
+	assert_int_equal(hm_date_parse(NULL, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, "empty");
+	/* A caller that wants no reason. */
+	assert_int_equal(hm_date_parse("32 Jan 2024 00:00 +0000", &t, NULL, 0), -1);
 }
 
 /* ---- whole messages ---- */

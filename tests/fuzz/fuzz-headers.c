@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hm_from_list from;
 	struct hm_symbols *syms;
 	struct hm_weights w;
-	char *hdrs[64], id[256];
+	char *hdrs[64], id[256], reason[HM_DATE_ERR_MAX];
 	const char *err;
 	unsigned deleted = 0;
 	time_t t;
@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (value == NULL) {
 			/* A bare value: every parser gets it. */
-			(void)hm_date_parse(name, &t, &err);
+			(void)hm_date_parse(name, &t, reason, sizeof(reason));
 			(void)hm_authres_authserv_id(name, id, sizeof(id));
 			(void)hm_authres_is_ours(name, "mx.test.example");
 			continue;

@@ -263,28 +263,30 @@ static int main_loop(const char *conf_path, struct milter_thread *mt)
 	}
 }
 
-static int open_socket(const struct hm_conf *conf)
+/* The milter socket, ready for connections.  0, or -1 with err. */
+static int open_socket(const struct hm_conf *conf, char *err, size_t errlen)
 {
 	char postfix[300];
 
 	if (smfi_setconn((char *)conf->socket.text) != MI_SUCCESS ||
 	    smfi_setbacklog((int)conf->listen_backlog) != MI_SUCCESS ||
 	    smfi_settimeout((int)conf->milter_timeout) != MI_SUCCESS) {
-		hm_log(HM_LOG_ERR, "socket %s: rejected by libmilter", conf->socket.text);
+		snprintf(err, errlen, "socket %s: rejected by libmilter", conf->socket.text);
 		return -1;
 	}
 	(void)smfi_setmaxdatasize(HM_MILTER_MAX_DATA);	/* returns the old size */
 	if (smfi_opensocket(true) != MI_SUCCESS) {
-		hm_log(HM_LOG_ERR, "cannot listen on %s: %s", conf->socket.text, strerror(errno));
+		snprintf(err, errlen, "cannot listen on %s: %s", conf->socket.text, strerror(errno));
 		return -1;
 	}
 	if (conf->socket.kind == HM_SOCK_UNIX) {
 		if (chmod(conf->socket.path, conf->socket_mode) < 0) {
-			hm_log(HM_LOG_ERR, "chmod %s: %s", conf->socket.path, strerror(errno));
+			snprintf(err, errlen, "chmod %s: %s", conf->socket.path, strerror(errno));
 			return -1;
 		}
 	} else if (hm_socket_set_nodelay_on_listeners() < 1) {
-		hm_log(HM_LOG_ERR, "cannot set TCP_NODELAY on the listening socket %s", conf->socket.text);
+		snprintf(err, errlen, "cannot set TCP_NODELAY on the listening socket %s",
+			 conf->socket.text);
 		return -1;
 	}
 	hm_socket_postfix_spelling(&conf->socket, postfix, sizeof(postfix));
@@ -491,8 +493,10 @@ int main(int argc, char **argv)
 		hm_daemon_ready(0);
 		return 1;
 	}
-	if (hm_callbacks_register() < 0 || open_socket(conf) < 0 || start_milter_thread(&mt) < 0) {
-		hm_log(HM_LOG_ERR, "start-up failed");
+	err[0] = '\0';
+	if (hm_callbacks_register() < 0 || open_socket(conf, err, sizeof(err)) < 0 ||
+	    start_milter_thread(&mt) < 0) {
+		hm_log(HM_LOG_ERR, "start-up failed%s%s", err[0] ? ": " : "", err);
 		hm_daemon_pidfile_remove();
 		hm_daemon_ready(0);
 		return 1;

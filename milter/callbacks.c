@@ -80,10 +80,10 @@ static sfsistat reply_to(SMFICTX *ctx, const struct hm_conn *conn, unsigned long
 		return carry_on(conn, nr_bit);
 	if (conn && (conn->noreply & nr_bit)) {
 		hm_log(HM_LOG_ERR, "%s: internal error: %s: answering 451 at the next reply",
-		       queue_id_of(ctx), r->internal ? r->internal : r->text);
+		       queue_id_of(ctx), r->internal[0] ? r->internal : r->text);
 		return SMFIS_NOREPLY;
 	}
-	if (r->internal)
+	if (r->internal[0])
 		hm_log(HM_LOG_ERR, "%s: internal error: %s: answering 451", queue_id_of(ctx),
 		       r->internal);
 	smfi_setreply(ctx, (char *)r->code, (char *)r->xcode, (char *)r->text);
@@ -245,19 +245,19 @@ static int add_header(SMFICTX *ctx, const struct hm_conn *conn, const struct hm_
 	return rc == MI_SUCCESS ? 0 : -1;
 }
 
-/* The header edits end of message returned: deletions, then additions. */
+/* The header edits end of message returned: deletions, then additions; -1 with err. */
 static int edit_headers(SMFICTX *ctx, const struct hm_conn *conn, const struct hm_txn_eom *eom,
-			const char **what)
+			char *err, size_t errlen)
 {
 	for (size_t i = 0; i < eom->ndel; i++)
 		if (smfi_chgheader(ctx, (char *)eom->del[i].name, (int)eom->del[i].index, NULL)
 		    != MI_SUCCESS) {
-			*what = "removing incoming headers failed";
+			snprintf(err, errlen, "removing incoming headers failed");
 			return -1;
 		}
 	for (size_t i = 0; i < eom->nadd; i++)
 		if (add_header(ctx, conn, &eom->add[i]) < 0) {
-			*what = "adding our headers failed";
+			snprintf(err, errlen, "adding our headers failed");
 			return -1;
 		}
 	return 0;
@@ -266,7 +266,8 @@ static int edit_headers(SMFICTX *ctx, const struct hm_conn *conn, const struct h
 static sfsistat cb_eom(SMFICTX *ctx)
 {
 	struct hm_conn *conn = conn_of(ctx);
-	const char *qid = queue_id_of(ctx), *what = NULL;
+	const char *qid = queue_id_of(ctx);
+	char what[HM_TXN_INTERNAL_MAX];
 	struct hm_txn_eom eom;
 	struct hm_txn_reply r;
 	sfsistat verdict;
@@ -276,7 +277,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	r = hm_txn_eom(conn, qid, &eom);
 	if (r.action != HM_TXN_CONTINUE) {
 		verdict = reply_to(ctx, conn, 0, &r);
-	} else if (edit_headers(ctx, conn, &eom, &what) < 0) {
+	} else if (edit_headers(ctx, conn, &eom, what, sizeof(what)) < 0) {
 		verdict = internal_error(ctx, what);
 		eom.log_action = "tempfail";
 	} else {

@@ -34,7 +34,7 @@ static struct hm_txn_reply internal(const char *what)
 	struct hm_txn_reply r = answer(HM_TXN_TEMPFAIL, "451", "4.7.0",
 				       "Temporary internal error, please try again later");
 
-	r.internal = what;
+	snprintf(r.internal, sizeof(r.internal), "%s", what);
 	return r;
 }
 
@@ -240,8 +240,8 @@ static int note_del(const char *name, unsigned index, void *arg)
 	return 0;
 }
 
-/* Judge a message that is not outbound.  0, or -1 with *what. */
-static int judge(struct hm_conn *conn, const char *queue_id, const char **what)
+/* Judge a message that is not outbound.  0, or -1 with err. */
+static int judge(struct hm_conn *conn, const char *queue_id, char *err, size_t errlen)
 {
 	struct hm_msg *msg = conn->msg;
 	struct hm_verdict *v = &msg->verdict;
@@ -249,11 +249,11 @@ static int judge(struct hm_conn *conn, const char *queue_id, const char **what)
 	if (msg->scan == NULL)
 		return 0;
 	if ((msg->result = calloc(1, sizeof(*msg->result))) == NULL) {
-		*what = "out of memory";
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	if (hm_verdict_decide(conn->conf, msg->scan, conn->client, conn->helo[0] ? conn->helo : NULL,
-			      msg->from, msg->rcpts, msg->nrcpts, msg->result, v, what) < 0)
+			      msg->from, msg->rcpts, msg->nrcpts, msg->result, v, err, errlen) < 0)
 		return -1;
 	if (v->conflict)
 		hm_log(HM_LOG_NOTICE, "%s: recipients' outcomes differ: the most lenient, %s, applies "
@@ -267,7 +267,7 @@ struct hm_txn_reply hm_txn_eom(struct hm_conn *conn, const char *queue_id, struc
 {
 	struct hm_msg *msg = conn->msg;
 	const struct hm_verdict *v;
-	const char *what = NULL;
+	char what[HM_TXN_INTERNAL_MAX];
 
 	memset(eom, 0, sizeof(*eom));
 	eom->log_action = "tempfail";
@@ -286,7 +286,7 @@ struct hm_txn_reply hm_txn_eom(struct hm_conn *conn, const char *queue_id, struc
 		return answer(HM_TXN_TEMPFAIL, "451", "4.7.0",
 			      "Too many spam-filter headers, please try again later");
 	}
-	if (judge(conn, queue_id, &what) < 0)
+	if (judge(conn, queue_id, what, sizeof(what)) < 0)
 		return internal(what);
 	if (msg->decided && v->outcome == HM_REJECT) {
 		/* A reject that trouble may have caused is held back as 451. */

@@ -33,12 +33,14 @@ enum hm_txn_action {
 	HM_TXN_TEMPFAIL,		/* 4xx */
 };
 
+#define HM_TXN_INTERNAL_MAX 120	/* what an internal failure says, NUL included */
+
 struct hm_txn_reply {
 	enum hm_txn_action action;
 	const char *code;		/* "550", "451", "452"; NULL to continue */
 	const char *xcode;		/* enhanced status code */
 	char text[400];
-	const char *internal;		/* an internal failure: what failed; else NULL */
+	char internal[HM_TXN_INTERNAL_MAX];	/* an internal failure: what failed; else "" */
 };
 
 /* A header to delete: its name and 1-based occurrence index. */

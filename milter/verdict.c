@@ -191,7 +191,7 @@ static void decide_one(const struct hm_conf *conf, const struct hm_scan_result *
 int hm_verdict_decide(const struct hm_conf *conf, struct hm_scan *scan,
 		      struct hm_client_check *client, const char *helo, const char *env_sender,
 		      struct hm_rcpt *rcpts, size_t n, struct hm_scan_result *r,
-		      struct hm_verdict *v, const char **what)
+		      struct hm_verdict *v, char *err, size_t errlen)
 {
 	struct hm_symbols more = { 0 };
 	char from_buf[HM_FROM_MAX][HM_ADDR_MAX];
@@ -200,11 +200,11 @@ int hm_verdict_decide(const struct hm_conf *conf, struct hm_scan *scan,
 	bool first = true;
 
 	if (client && hm_client_check_collect(client, helo, &conf->weights, &more) < 0) {
-		*what = "the client checks failed";
+		snprintf(err, errlen, "the client checks failed");
 		return -1;
 	}
 	if (hm_scan_finish(scan, client ? &more : NULL, r) < 0) {
-		*what = "the checks failed";
+		snprintf(err, errlen, "the checks failed");
 		return -1;
 	}
 

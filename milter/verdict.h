@@ -95,13 +95,13 @@ void hm_verdict_policy_defaults(const struct hm_conf *conf, struct hm_policy_def
  * (v->reply): 451 4.7.0 naming the checks whose DNS failed, 451 4.3.0 for
  * an unavailable policy, else 550 5.7.1 naming what decided (the black
  * list, DMARC enforcement, or the score and the limit).
- * env_sender: the MAIL FROM argument.  0, or -1 with *what saying which
+ * env_sender: the MAIL FROM argument.  0, or -1 with err saying which
  * part failed.
  */
 int hm_verdict_decide(const struct hm_conf *conf, struct hm_scan *scan,
 		      struct hm_client_check *client, const char *helo, const char *env_sender,
 		      struct hm_rcpt *rcpts, size_t n, struct hm_scan_result *r,
-		      struct hm_verdict *v, const char **what);
+		      struct hm_verdict *v, char *err, size_t errlen);
 
 /*
  * Append "outcome[why](source)" for a recipient to a log line or report:

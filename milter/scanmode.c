@@ -31,6 +31,8 @@ struct feeder {
 	struct hm_strbuf field;		/* the header field being read */
 	bool in_body;
 	int error;
+	char *err;			/* feed_file()'s: says why error is set */
+	size_t errlen;
 };
 
 /* Hand one complete header field ("Name: value...") to the checks. */
@@ -77,10 +79,11 @@ static void header_line(struct feeder *f, const char *line, size_t len)
 	} else {
 		flush_field(f);
 	}
-	if (hm_strbuf_add(&f->field, line, len) < 0 && f->field.len == 0)
+	if (hm_strbuf_add(&f->field, line, len) < 0 && f->field.len == 0) {
+		snprintf(f->err, f->errlen, "out of memory");
 		f->error = ENOMEM;
-	if (f->field.failed) {
-		fprintf(stderr, "hosterra-milter: a header field longer than %d bytes\n", FIELD_MAX);
+	} else if (f->field.failed) {
+		snprintf(f->err, f->errlen, "a header field longer than %d bytes", FIELD_MAX);
 		f->error = E2BIG;
 	}
 }
@@ -100,6 +103,7 @@ static void feed_body(struct feeder *f, FILE *in)
 	size_t n;
 
 	if (buf == NULL || out == NULL) {
+		snprintf(f->err, f->errlen, "out of memory");
 		f->error = ENOMEM;
 		goto done;
 	}
@@ -119,11 +123,14 @@ done:
 	free(out);
 }
 
-static int feed_file(struct feeder *f, FILE *in)
+/* The message file through the transaction.  0, or -1 with err. */
+static int feed_file(struct feeder *f, FILE *in, char *err, size_t errlen)
 {
 	struct hm_strbuf line;
 	int c;
 
+	f->err = err;
+	f->errlen = errlen;
 	hm_strbuf_init(&line, FIELD_MAX);
 	hm_strbuf_init(&f->field, FIELD_MAX);
 	/* The header section, line by line. */
@@ -132,8 +139,7 @@ static int feed_file(struct feeder *f, FILE *in)
 
 		if (c != '\n') {
 			if (hm_strbuf_add(&line, &ch, 1) < 0) {
-				fprintf(stderr, "hosterra-milter: a header line longer than %d bytes\n",
-					FIELD_MAX);
+				snprintf(err, errlen, "a header line longer than %d bytes", FIELD_MAX);
 				f->error = E2BIG;
 			}
 			continue;
@@ -155,7 +161,7 @@ static int feed_file(struct feeder *f, FILE *in)
 	if (!f->error)
 		feed_body(f, in);
 	if (ferror(in)) {
-		fprintf(stderr, "hosterra-milter: reading the message: %s\n", strerror(errno));
+		snprintf(err, errlen, "reading the message: %s", strerror(errno));
 		return -1;
 	}
 	return f->error ? -1 : 0;
@@ -494,11 +500,11 @@ static void load_model(const struct hm_conf *conf, struct hm_cls_slot *slot)
 }
 
 /* A stage's internal failure ends the scan: the daemon would say 451. */
-static bool failed(const struct hm_txn_reply *r, const char **what)
+static bool failed(const struct hm_txn_reply *r, char *err, size_t errlen)
 {
-	if (r->internal == NULL)
+	if (r->internal[0] == '\0')
 		return false;
-	*what = r->internal;
+	snprintf(err, errlen, "%s", r->internal);
 	return true;
 }
 
@@ -511,7 +517,7 @@ static int scan_one(const struct hm_scanmode_args *a, struct hm_cls_slot *slot, 
 	struct hm_txn_eom eom = { 0 };
 	struct hm_txn_reply r;
 	struct feeder f = { 0 };
-	const char *what = "out of memory";
+	char what[HM_TXN_INTERNAL_MAX] = "out of memory";
 	FILE *in = NULL;
 	int rc = 1;
 
@@ -520,35 +526,33 @@ static int scan_one(const struct hm_scanmode_args *a, struct hm_cls_slot *slot, 
 	in = strcmp(a->file, "-") == 0 ? stdin : fopen(a->file, "rb");
 	if (in == NULL) {
 		fprintf(stderr, "hosterra-milter: %s: %s\n", a->file, strerror(errno));
-		what = NULL;
+		what[0] = '\0';
 		goto out;
 	}
 	conn->model = slot;
 	r = hm_txn_connect(conn, "scan", a->client_ip == NULL ? AF_UNIX :
 			   strchr(a->client_ip, ':') ? AF_INET6 : AF_INET, a->client_ip);
-	if (failed(&r, &what))
+	if (failed(&r, what, sizeof(what)))
 		goto out;
 	r = hm_txn_helo(conn, a->helo);
-	if (failed(&r, &what))
+	if (failed(&r, what, sizeof(what)))
 		goto out;
 	r = hm_txn_mail(conn, a->mail_from ? a->mail_from : "<>", a->outbound, "scan");
-	if (failed(&r, &what))
+	if (failed(&r, what, sizeof(what)))
 		goto out;
 	for (size_t i = 0; i < a->nrcpts; i++) {
 		size_t before = conn->msg->nrcpts;
 
 		rcpt_reply[i] = hm_txn_rcpt(conn, a->rcpts[i]);
-		if (failed(&rcpt_reply[i], &what))
+		if (failed(&rcpt_reply[i], what, sizeof(what)))
 			goto out;
 		rec[i] = conn->msg->nrcpts > before ? (long)before : -1;
 	}
 	f.conn = conn;
-	if (feed_file(&f, in) < 0) {
-		what = "the message could not be read";
+	if (feed_file(&f, in, what, sizeof(what)) < 0)
 		goto out;
-	}
 	r = hm_txn_eom(conn, "scan", &eom);
-	if (failed(&r, &what))
+	if (failed(&r, what, sizeof(what)))
 		goto out;
 
 	struct report p = {
@@ -564,7 +568,7 @@ static int scan_one(const struct hm_scanmode_args *a, struct hm_cls_slot *slot, 
 	}
 	rc = 0;
 out:
-	if (rc && what)
+	if (rc && what[0])
 		fprintf(stderr, "hosterra-milter: scan failed: %s\n", what);
 	if (conn)
 		hm_txn_end(conn, &eom);

@@ -57,16 +57,16 @@ void hm_msglog_write(const struct hm_conn *conn, const char *queue_id, const cha
 	/* What decided for each recipient (only when policies were loaded). */
 	bool first = true;
 	for (size_t i = 0; i < msg->nrcpts; i++) {
+		char explained[1025];	/* past b's 300 bytes the escape cuts it anyway */
 		struct hm_strbuf why;
 
 		if (msg->rcpts[i].policy == NULL && msg->rcpts[i].status == HM_RCPT_ACCEPTED)
 			continue;
-		hm_strbuf_init(&why, 1024);
+		hm_strbuf_init_fixed(&why, explained, sizeof(explained));
 		hm_verdict_explain(&msg->rcpts[i], &why);
 		hm_strbuf_printf(&l, "%s%s:%s", first ? " outcomes=" : ",",
 				 hm_log_escape(a, sizeof(a), msg->rcpts[i].addr),
 				 hm_log_escape(b, sizeof(b), hm_strbuf_str(&why)));
-		hm_strbuf_free(&why);
 		first = false;
 	}
 	hm_strbuf_printf(&l, " size=%llu action=%s elapsed_ms=%ld",

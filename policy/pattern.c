@@ -35,8 +35,7 @@ static inline unsigned char ascii_lower(unsigned char c)
 static void set_err(char *err, size_t errlen, const char *msg)
 {
 	errno = EINVAL;
-	if (err != NULL && errlen > 0)
-		snprintf(err, errlen, "%s", msg);
+	snprintf(err, errlen, "%s", msg);
 }
 
 int hm_pattern_parse(const char *text, struct hm_pattern *p, char *err, size_t errlen)
@@ -331,7 +330,7 @@ struct hm_patlist *hm_patlist_build(const char *const *texts, size_t n, size_t *
 	struct hm_patlist *l;
 	size_t invalid = 0, k, end_exact, end_domain;
 
-	if (err != NULL && errlen > 0)
+	if (errlen > 0)
 		err[0] = '\0';
 	l = calloc(1, sizeof(*l));
 	if (l == NULL)
@@ -350,7 +349,7 @@ struct hm_patlist *hm_patlist_build(const char *const *texts, size_t n, size_t *
 		}
 		if (errno == ENOMEM)
 			goto oom;
-		if (invalid++ == 0 && err != NULL && errlen > 0) {
+		if (invalid++ == 0 && errlen > 0) {
 			char shown[80];
 
 			escape_text(texts[i] != NULL ? texts[i] : "", shown, sizeof(shown));
@@ -398,8 +397,7 @@ struct hm_patlist *hm_patlist_build(const char *const *texts, size_t n, size_t *
 	return l;
 
 oom:
-	if (err != NULL && errlen > 0)
-		snprintf(err, errlen, "out of memory");
+	snprintf(err, errlen, "out of memory");
 	hm_patlist_free(&l);
 	return NULL;
 }

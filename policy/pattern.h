@@ -50,8 +50,8 @@ struct hm_pattern {
 
 /*
  * Parse and validate text into *p (p->text is allocated; free it with
- * hm_pattern_free).  Returns 0, or -1 with a one-line reason in err (err
- * may be NULL) and *p left empty: an invalid pattern (errno EINVAL), or out
+ * hm_pattern_free).  Returns 0, or -1 with a one-line reason in err (NULL,
+ * 0 for none) and *p left empty: an invalid pattern (errno EINVAL), or out
  * of memory (errno ENOMEM).
  */
 int hm_pattern_parse(const char *text, struct hm_pattern *p, char *err, size_t errlen);
@@ -86,7 +86,7 @@ struct hm_patlist;
 /*
  * Build a list from n strings.  Invalid ones are skipped; their number goes
  * to *invalid_r (may be NULL) and the reason for the first one, with the
- * offending text escaped, to err (may be NULL).  Duplicates after
+ * offending text escaped, to err (NULL, 0 for none).  Duplicates after
  * normalization ("@d" and "*@D") count once and are not invalid.  Returns
  * NULL only when out of memory; n == 0 gives an empty list.
  */

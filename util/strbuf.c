@@ -80,6 +80,7 @@ static int reserve(struct hm_strbuf *sb, size_t extra)
 
 int hm_strbuf_add(struct hm_strbuf *sb, const char *s, size_t n)
 {
+	/* A fixed buffer once cut goes on to reserve(), which refuses it. */
 	if (sb->fixed && !sb->failed) {
 		size_t room = sb->max - sb->len;
 

@@ -94,9 +94,8 @@ static int envelope_norm_ext(const char *arg, const char *delimiters, char *addr
 			     char *domain, size_t domlen)
 {
 	struct hm_addr a;
-	const char *err;
 
-	if (arg == NULL || hm_addr_parse_envelope(arg, &a, &err) < 0)
+	if (arg == NULL || hm_addr_parse_envelope(arg, &a, NULL, 0) < 0)
 		return -1;
 	if (hm_addr_is_null(&a) || a.local[0] == '\0' || a.domain[0] == '\0')
 		return -1;

@@ -339,10 +339,9 @@ int hm_content_header(struct hm_content *c, const char *name, const char *value)
 	char v[256], f[32];
 	int k;
 
-	if (c->failed || hm_mime_header(c->mime, name, value) < 0) {
-		c->failed = true;
+	if (c->failed)
 		return -1;
-	}
+	hm_mime_header(c->mime, name, value);
 	if ((k = header_kind(name)) < 0)
 		return 0;
 	clean_value(value, v, sizeof(v));
@@ -456,8 +455,7 @@ int hm_content_eoh(struct hm_content *c)
 	if (!c->eoh_done) {
 		c->eoh_done = true;
 		header_relations(c);
-		if (hm_mime_eoh(c->mime) < 0)
-			c->failed = true;
+		hm_mime_eoh(c->mime);
 	}
 	return c->failed ? -1 : 0;
 }
@@ -466,8 +464,7 @@ int hm_content_body(struct hm_content *c, const unsigned char *chunk, size_t len
 {
 	if (c->failed || (!c->eoh_done && hm_content_eoh(c) < 0))
 		return -1;
-	if (hm_mime_body(c->mime, chunk, len) < 0)
-		c->failed = true;
+	hm_mime_body(c->mime, chunk, len);
 	return c->failed ? -1 : 0;
 }
 
@@ -507,10 +504,7 @@ int hm_content_finish(struct hm_content *c, const uint32_t **idx_r, size_t *n_r)
 		return -1;
 	if (!c->finished) {
 		c->finished = true;
-		if (hm_mime_finish(c->mime) < 0) {
-			c->failed = true;
-			return -1;
-		}
+		hm_mime_finish(c->mime);
 		content_stream_break(c, &c->body);
 		if (c->seen_env) {
 			add_kvs(c, HM_NS_HEADER, "envfrom", c->env_null ? "null" :

@@ -76,25 +76,31 @@ struct sighdr {
 	bool keep;
 };
 
+/*
+ * The functions the verifier's files share are named dkimv_, not dkim_:
+ * that is libopendkim's namespace, and in a dynamically linked program a
+ * name of ours equal to one of the library's would take its place.
+ */
+
 /* dkim.c: our body hash for a signature's c= and a=, or NULL. */
-struct own_hash *dkim_own_hash_for(struct hm_dkim_verify *v, DKIM_SIGINFO *sig);
+struct own_hash *dkimv_own_hash_for(struct hm_dkim_verify *v, DKIM_SIGINFO *sig);
 
 /* dkim-keys.c: the library's DNS hooks and the key queries of a message. */
-int dkim_install_hooks(struct hm_dkim *dk);
-void dkim_prefetch_keys(struct hm_dkim_verify *v);
-void dkim_prefetch_wait(struct hm_dkim_verify *v);
-DKIM_STAT dkim_eom_prefetched(struct hm_dkim_verify *v);
-const struct prefetch *dkim_find_prefetch(const struct hm_dkim_verify *v,
+int dkimv_install_hooks(struct hm_dkim *dk);
+void dkimv_prefetch_keys(struct hm_dkim_verify *v);
+void dkimv_prefetch_wait(struct hm_dkim_verify *v);
+DKIM_STAT dkimv_eom_prefetched(struct hm_dkim_verify *v);
+const struct prefetch *dkimv_find_prefetch(const struct hm_dkim_verify *v,
 					  const struct hm_dkim_sig *s);
-void dkim_key_temp_reason(const struct hm_dkim_verify *v, struct hm_dkim_sig *s);
+void dkimv_key_temp_reason(const struct hm_dkim_verify *v, struct hm_dkim_sig *s);
 
 /* dkim-select.c: DKIM-Signature headers held back, some handed over. */
-bool dkim_is_sig_name(const char *name);
-int dkim_hold_sig(struct hm_dkim_verify *v, const unsigned char *text, size_t len);
-void dkim_release_sigs(struct hm_dkim_verify *v);
+bool dkimv_is_sig_name(const char *name);
+int dkimv_hold_sig(struct hm_dkim_verify *v, const unsigned char *text, size_t len);
+void dkimv_release_sigs(struct hm_dkim_verify *v);
 
 /* dkim-result.c: one signature's RFC 8601 result. */
-void dkim_describe(struct hm_dkim_verify *v, DKIM_SIGINFO *sig, struct hm_dkim_sig *s);
-void dkim_classify(struct hm_dkim_verify *v, DKIM_SIGINFO *sig, struct hm_dkim_sig *s);
+void dkimv_describe(struct hm_dkim_verify *v, DKIM_SIGINFO *sig, struct hm_dkim_sig *s);
+void dkimv_classify(struct hm_dkim_verify *v, DKIM_SIGINFO *sig, struct hm_dkim_sig *s);
 
 #endif

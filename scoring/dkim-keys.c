@@ -179,7 +179,7 @@ static void hook_close(void *srv)
  * Make the library's DNS hooks ours: every query it makes goes through
  * hm_dns.  -1: the library had set up a resolver by itself.
  */
-int dkim_install_hooks(struct hm_dkim *dk)
+int dkimv_install_hooks(struct hm_dkim *dk)
 {
 	dkim_dns_set_init(dk->lib, hook_init);
 	dkim_dns_set_close(dk->lib, hook_close);
@@ -190,7 +190,7 @@ int dkim_install_hooks(struct hm_dkim *dk)
 }
 
 /* dkim_eom() on v, its hooks answering from v's prefetched queries. */
-DKIM_STAT dkim_eom_prefetched(struct hm_dkim_verify *v)
+DKIM_STAT dkimv_eom_prefetched(struct hm_dkim_verify *v)
 {
 	DKIM_STAT st;
 
@@ -202,7 +202,7 @@ DKIM_STAT dkim_eom_prefetched(struct hm_dkim_verify *v)
 
 
 /* Start the key query of every signature the library will check. */
-void dkim_prefetch_keys(struct hm_dkim_verify *v)
+void dkimv_prefetch_keys(struct hm_dkim_verify *v)
 {
 	DKIM_SIGINFO **sigs = NULL;
 	int nsigs = 0;
@@ -235,7 +235,7 @@ void dkim_prefetch_keys(struct hm_dkim_verify *v)
 }
 
 /* Wait for the prefetched key queries (each bounded by its deadline). */
-void dkim_prefetch_wait(struct hm_dkim_verify *v)
+void dkimv_prefetch_wait(struct hm_dkim_verify *v)
 {
 	for (size_t i = 0; i < v->npf; i++) {
 		struct prefetch *p = &v->pf[i];
@@ -248,7 +248,7 @@ void dkim_prefetch_wait(struct hm_dkim_verify *v)
 }
 
 /* The prefetched query of a signature's key, if any. */
-const struct prefetch *dkim_find_prefetch(const struct hm_dkim_verify *v,
+const struct prefetch *dkimv_find_prefetch(const struct hm_dkim_verify *v,
 					  const struct hm_dkim_sig *s)
 {
 	char name[KEY_NAME_MAX];
@@ -262,9 +262,9 @@ const struct prefetch *dkim_find_prefetch(const struct hm_dkim_verify *v,
 	return NULL;
 }
 
-void dkim_key_temp_reason(const struct hm_dkim_verify *v, struct hm_dkim_sig *s)
+void dkimv_key_temp_reason(const struct hm_dkim_verify *v, struct hm_dkim_sig *s)
 {
-	const struct prefetch *p = dkim_find_prefetch(v, s);
+	const struct prefetch *p = dkimv_find_prefetch(v, s);
 	const char *why = "lookup failed";
 
 	if (p != NULL && p->ans != NULL) {

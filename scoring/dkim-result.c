@@ -57,7 +57,7 @@ static bool header_verified(int err, unsigned int flags)
 }
 
 /* Turn the library's verdict on one signature into an RFC 8601 result. */
-void dkim_classify(struct hm_dkim_verify *v, DKIM_SIGINFO *sig,
+void dkimv_classify(struct hm_dkim_verify *v, DKIM_SIGINFO *sig,
 		   struct hm_dkim_sig *s)
 {
 	int err = dkim_sig_geterror(sig);
@@ -70,7 +70,7 @@ void dkim_classify(struct hm_dkim_verify *v, DKIM_SIGINFO *sig,
 	(void)dkim_sig_getsignalg(sig, &alg);
 	if (v->own_body && header_verified(err, flags)) {
 		/* The library saw no body: the body hash is ours to judge. */
-		const struct own_hash *oh = dkim_own_hash_for(v, sig);
+		const struct own_hash *oh = dkimv_own_hash_for(v, sig);
 		const char *bh = (const char *)dkim_sig_gettagvalue(sig, 0, (u_char *)"bh");
 
 		if (oh == NULL || !oh->done) {
@@ -140,10 +140,10 @@ void dkim_classify(struct hm_dkim_verify *v, DKIM_SIGINFO *sig,
 		return;
 	case DKIM_SIGERROR_KEYFAIL:
 		s->result = HM_DKIM_TEMPERROR;
-		dkim_key_temp_reason(v, s);
+		dkimv_key_temp_reason(v, s);
 		return;
 	case DKIM_SIGERROR_NOKEY: {
-		const struct prefetch *p = dkim_find_prefetch(v, s);
+		const struct prefetch *p = dkimv_find_prefetch(v, s);
 
 		s->result = HM_DKIM_PERMERROR;
 		snprintf(s->reason, sizeof(s->reason), "no key%s",
@@ -199,7 +199,7 @@ static const char *alg_name(DKIM_SIGINFO *sig)
 	}
 }
 
-void dkim_describe(struct hm_dkim_verify *v, DKIM_SIGINFO *sig,
+void dkimv_describe(struct hm_dkim_verify *v, DKIM_SIGINFO *sig,
 		   struct hm_dkim_sig *s)
 {
 	/* a= as written: the parsed value is a default when parsing stopped early. */

@@ -27,7 +27,7 @@
 #define SIGHDR_MAX_COUNT 1024		/* ... and how many of them */
 
 /* A DKIM-Signature header?  The library, too, ignores blanks before the colon. */
-bool dkim_is_sig_name(const char *name)
+bool dkimv_is_sig_name(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -38,7 +38,7 @@ bool dkim_is_sig_name(const char *name)
 }
 
 /* Keep a DKIM-Signature header for select_sigs(); past the bounds, count it. */
-int dkim_hold_sig(struct hm_dkim_verify *v, const unsigned char *text, size_t len)
+int dkimv_hold_sig(struct hm_dkim_verify *v, const unsigned char *text, size_t len)
 {
 	struct sighdr *h;
 
@@ -228,7 +228,7 @@ static void select_sigs(struct hm_dkim_verify *v)
 }
 
 /* Hand the chosen signatures to the library, in their order; free them all. */
-void dkim_release_sigs(struct hm_dkim_verify *v)
+void dkimv_release_sigs(struct hm_dkim_verify *v)
 {
 	select_sigs(v);
 	for (size_t i = 0; i < v->nsighdrs; i++) {

@@ -91,7 +91,7 @@ int hm_dkim_new(struct hm_dns *dns, const struct hm_dkim_conf *conf,
 		return -1;
 	}
 	/* Every query the library makes goes through hm_dns. */
-	if (dkim_install_hooks(dk) < 0) {
+	if (dkimv_install_hooks(dk) < 0) {
 		/* A resolver the library set up by itself: we have no way to close it. */
 		snprintf(err, errlen, "libopendkim started its own resolver");
 		dkim_close(dk->lib);
@@ -192,13 +192,10 @@ int hm_dkim_verify_header(struct hm_dkim_verify *v, const char *name,
 	 * them over later changes their place only relative to headers of other
 	 * names, and a signature selects the headers it covers by name.
 	 */
-	if (dkim_is_sig_name(name))
-		return dkim_hold_sig(v, v->hbuf, n);
-	if (strcasecmp(name, "From") == 0) {
-		const char *why;
-
-		(void)hm_from_parse(&v->from, value, &why);	/* bad: ranks nothing */
-	}
+	if (dkimv_is_sig_name(name))
+		return dkimv_hold_sig(v, v->hbuf, n);
+	if (strcasecmp(name, "From") == 0)
+		(void)hm_from_parse(&v->from, value, NULL, 0);	/* bad: ranks nothing */
 	/*
 	 * A header the library refuses (e.g. no valid name) is left out, as
 	 * any verifier would; a signature covering it then fails.
@@ -212,7 +209,7 @@ int hm_dkim_verify_header(struct hm_dkim_verify *v, const char *name,
  * on common mail.  When every signature the library will check needs only
  * its bh= compared with a hash of the whole body, the body goes to our
  * hashes and the library gets none of it: it still checks each header
- * signature, and reports the hash of an empty body, which dkim_classify()
+ * signature, and reports the hash of an empty body, which dkimv_classify()
  * replaces with ours.  A signature with l= (the library checks it against
  * the body it saw) or a conditional one (!cd=, judged on the library's
  * body hash) leaves the body to the library, as does any doubt.
@@ -234,7 +231,7 @@ static bool own_hash_kind(DKIM_SIGINFO *sig, enum hm_dkim_body_canon *canon,
 	return true;
 }
 
-struct own_hash *dkim_own_hash_for(struct hm_dkim_verify *v, DKIM_SIGINFO *sig)
+struct own_hash *dkimv_own_hash_for(struct hm_dkim_verify *v, DKIM_SIGINFO *sig)
 {
 	enum hm_dkim_body_canon canon;
 	enum hm_dkim_body_alg alg;
@@ -274,7 +271,7 @@ static void plan_own_body(struct hm_dkim_verify *v)
 		    dkim_sig_gettagvalue(sigs[i], 0, (u_char *)"!cd") != NULL ||
 		    !own_hash_kind(sigs[i], &canon, &alg))
 			goto library;
-		if (dkim_own_hash_for(v, sigs[i]) != NULL)
+		if (dkimv_own_hash_for(v, sigs[i]) != NULL)
 			continue;
 		if (v->noh == HM_DKIM_MAX_BODY_HASHES)
 			goto library;
@@ -318,12 +315,12 @@ int hm_dkim_verify_eoh(struct hm_dkim_verify *v)
 
 	if (v->state != V_HEADERS)
 		return v->state == V_BROKEN ? -1 : 0;
-	dkim_release_sigs(v);
+	dkimv_release_sigs(v);
 	st = dkim_eoh(v->d);
 	switch (st) {
 	case DKIM_STAT_OK:
 		v->state = V_BODY;
-		dkim_prefetch_keys(v);
+		dkimv_prefetch_keys(v);
 		plan_own_body(v);
 		return 0;
 	case DKIM_STAT_NOSIG:
@@ -332,7 +329,7 @@ int hm_dkim_verify_eoh(struct hm_dkim_verify *v)
 	default:
 		/* e.g. SYNTAX: the signatures are still reported at the end */
 		v->state = V_BODY;
-		dkim_prefetch_keys(v);
+		dkimv_prefetch_keys(v);
 		plan_own_body(v);
 		return 0;
 	}
@@ -382,11 +379,11 @@ int hm_dkim_verify_finish(struct hm_dkim_verify *v, struct hm_dkim_outcome *out)
 		(void)hm_dkim_verify_eoh(v);
 	if (v->state == V_UNSIGNED || v->state == V_DONE)
 		return 0;
-	dkim_prefetch_wait(v);
+	dkimv_prefetch_wait(v);
 	if (v->state == V_BODY) {
 		if (v->own_body)
 			own_hashes_final(v);
-		st = dkim_eom_prefetched(v);
+		st = dkimv_eom_prefetched(v);
 		v->state = V_DONE;
 		/* Per-signature verdicts are read below; only a breakdown counts. */
 		if (st == DKIM_STAT_NORESOURCE || st == DKIM_STAT_INTERNAL ||
@@ -407,8 +404,8 @@ int hm_dkim_verify_finish(struct hm_dkim_verify *v, struct hm_dkim_outcome *out)
 
 		if (dkim_sig_getflags(sigs[i]) & DKIM_SIGFLAG_IGNORE)
 			continue;
-		dkim_describe(v, sigs[i], s);
-		dkim_classify(v, sigs[i], s);
+		dkimv_describe(v, sigs[i], s);
+		dkimv_classify(v, sigs[i], s);
 		out->nsigs++;
 	}
 	if (v->broken[0] != '\0') {

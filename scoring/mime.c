@@ -622,27 +622,25 @@ struct hm_mime *hm_mime_begin(const struct hm_mime_limits *limits,
 	return m;
 }
 
-int hm_mime_header(struct hm_mime *m, const char *name, const char *value)
+void hm_mime_header(struct hm_mime *m, const char *name, const char *value)
 {
 	if (m->eoh || m->finished || name == NULL || value == NULL)
-		return 0;
+		return;
 	part_header(m, name, value, true);
-	return 0;
 }
 
-int hm_mime_eoh(struct hm_mime *m)
+void hm_mime_eoh(struct hm_mime *m)
 {
 	if (m->eoh || m->finished)
-		return 0;
+		return;
 	m->eoh = true;
 	body_begin(m);
-	return 0;
 }
 
-int hm_mime_body(struct hm_mime *m, const unsigned char *chunk, size_t len)
+void hm_mime_body(struct hm_mime *m, const unsigned char *chunk, size_t len)
 {
 	if (m->finished)
-		return 0;
+		return;
 	if (!m->eoh)
 		hm_mime_eoh(m);
 	while (len > 0) {
@@ -666,13 +664,12 @@ int hm_mime_body(struct hm_mime *m, const unsigned char *chunk, size_t len)
 		chunk += k + 1;
 		len -= k + 1;
 	}
-	return 0;
 }
 
-int hm_mime_finish(struct hm_mime *m)
+void hm_mime_finish(struct hm_mime *m)
 {
 	if (m->finished)
-		return 0;
+		return;
 	if (!m->eoh)
 		hm_mime_eoh(m);
 	if (m->linelen > 0 || m->midline) {
@@ -683,7 +680,6 @@ int hm_mime_finish(struct hm_mime *m)
 	if (m->nmulti > 0)
 		m->st.malformed = true;		/* an unterminated multipart */
 	m->finished = true;
-	return 0;
 }
 
 const struct hm_mime_stats *hm_mime_stats(const struct hm_mime *m)

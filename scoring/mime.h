@@ -21,7 +21,7 @@
  * input (a missing boundary, broken base64, an unknown charset, 8-bit bytes
  * where 7-bit was promised, NULs) degrades: the decoder emits what it can and
  * notes the anomaly in its stats; it never fails a message for its content.
- * The functions return -1 only when out of memory.
+ * Only hm_mime_begin() allocates: feeding a message cannot fail.
  *
  *	m = hm_mime_begin(&limits, &sink);
  *	hm_mime_header(m, name, value);		each top-level header, in order
@@ -102,11 +102,10 @@ struct hm_mime;
 struct hm_mime *hm_mime_begin(const struct hm_mime_limits *limits,
 			      const struct hm_text_sink *sink);
 
-/* Each returns 0, or -1 when out of memory. */
-int hm_mime_header(struct hm_mime *m, const char *name, const char *value);
-int hm_mime_eoh(struct hm_mime *m);
-int hm_mime_body(struct hm_mime *m, const unsigned char *chunk, size_t len);
-int hm_mime_finish(struct hm_mime *m);
+void hm_mime_header(struct hm_mime *m, const char *name, const char *value);
+void hm_mime_eoh(struct hm_mime *m);
+void hm_mime_body(struct hm_mime *m, const unsigned char *chunk, size_t len);
+void hm_mime_finish(struct hm_mime *m);
 
 const struct hm_mime_stats *hm_mime_stats(const struct hm_mime *m);
 

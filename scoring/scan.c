@@ -74,12 +74,9 @@ struct hm_scan *hm_scan_begin(struct hm_engine *engine, const struct hm_scan_opt
 
 int hm_scan_header(struct hm_scan *s, const char *name, const char *value)
 {
-	if (strcasecmp(name, "From") == 0) {
-		const char *why;
-
-		/* A From that does not parse is noted in s->from (DMARC says so). */
-		(void)hm_from_parse(&s->from, value, &why);
-	}
+	/* A From that does not parse is noted in s->from (DMARC says so). */
+	if (strcasecmp(name, "From") == 0)
+		(void)hm_from_parse(&s->from, value, NULL, 0);
 	/* A header the verifier cannot take only fails the signatures over it. */
 	(void)hm_dkim_verify_header(s->dkim, name, value);
 	hm_msgcheck_header(&s->msgcheck, name, value);

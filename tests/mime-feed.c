@@ -159,10 +159,9 @@ static const char *line_next(const char *p, const char *end)
 	return nl != NULL ? nl + 1 : end;
 }
 
-static int feed_header(struct hm_mime *m, const char *f, size_t n)
+static void feed_header(struct hm_mime *m, const char *f, size_t n)
 {
 	char *buf = malloc(n + 1), *colon, *v;
-	int rc = 0;
 
 	if (buf == NULL)
 		abort();
@@ -183,13 +182,12 @@ static int feed_header(struct hm_mime *m, const char *f, size_t n)
 			if (v[i] != '\r')
 				v[o++] = v[i];
 		v[o] = '\0';
-		rc = hm_mime_header(m, buf, v);
+		hm_mime_header(m, buf, v);
 	}
 	free(buf);
-	return rc;
 }
 
-int hm_test_mime_feed(struct hm_mime *m, const char *msg, size_t len, size_t chunk)
+void hm_test_mime_feed(struct hm_mime *m, const char *msg, size_t len, size_t chunk)
 {
 	const char *p = msg, *end = msg + len, *field = NULL;
 
@@ -206,25 +204,21 @@ int hm_test_mime_feed(struct hm_mime *m, const char *msg, size_t len, size_t chu
 			p = next;
 			continue;	/* folded: part of the field */
 		}
-		if (field != NULL && feed_header(m, field, (size_t)(p - field)) != 0)
-			return -1;
+		if (field != NULL)
+			feed_header(m, field, (size_t)(p - field));
 		field = memchr(p, ':', (size_t)(next - p)) != NULL ? p : NULL;
 		p = next;
 	}
-	if (field != NULL && feed_header(m, field, (size_t)(p - field)) != 0) {
-		/* the last field ends at the empty line or at the end */
-		return -1;
-	}
-	if (hm_mime_eoh(m) != 0)
-		return -1;
+	if (field != NULL)	/* the last field ends at the empty line or at the end */
+		feed_header(m, field, (size_t)(p - field));
+	hm_mime_eoh(m);
 	if (chunk == 0)
 		chunk = (size_t)(end - p) > 0 ? (size_t)(end - p) : 1;
 	while (p < end) {
 		size_t k = (size_t)(end - p) < chunk ? (size_t)(end - p) : chunk;
 
-		if (hm_mime_body(m, (const unsigned char *)p, k) != 0)
-			return -1;
+		hm_mime_body(m, (const unsigned char *)p, k);
 		p += k;
 	}
-	return hm_mime_finish(m);
+	hm_mime_finish(m);
 }

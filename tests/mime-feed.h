@@ -17,9 +17,9 @@
  * Header values are given as libmilter gives them: after the colon, one
  * leading blank removed, folding kept ("\n" + the next line).  A leading
  * mbox "From " line is skipped.  The body goes in chunks of chunk bytes (0:
- * all at once).  0, or -1 if a decoder call failed.
+ * all at once).
  */
-int hm_test_mime_feed(struct hm_mime *m, const char *msg, size_t len, size_t chunk);
+void hm_test_mime_feed(struct hm_mime *m, const char *msg, size_t len, size_t chunk);
 
 /*
  * What a sink received, one line per item:

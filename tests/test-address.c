@@ -111,20 +111,20 @@ static void test_from_table(void **state)
 
 	for (size_t i = 0; i < sizeof(from_cases) / sizeof(from_cases[0]); i++) {
 		struct hm_from_list l;
-		const char *err = NULL;
+		char err[128] = "";
 		char got[2048];
 
 		hm_from_init(&l);
-		int rc = hm_from_parse(&l, from_cases[i].value, &err);
+		int rc = hm_from_parse(&l, from_cases[i].value, err, sizeof(err));
 
 		render(&l, got, sizeof(got));
 		if (rc != from_cases[i].rc ||
 		    (rc == 0 && strcmp(got, from_cases[i].want) != 0) ||
-		    (rc != 0 && (l.count != 0 || !l.bad || err == NULL))) {
+		    (rc != 0 && (l.count != 0 || !l.bad || err[0] == '\0'))) {
 			print_error("From case %zu [%s]: rc %d (want %d), got [%s] want [%s] err %s\n",
 				    i, from_cases[i].value, rc, from_cases[i].rc, got,
 				    from_cases[i].want ? from_cases[i].want : "(error)",
-				    err ? err : "-");
+				    err[0] ? err : "-");
 			failed++;
 		}
 	}
@@ -135,14 +135,14 @@ static void test_from_table(void **state)
 static void test_from_append(void **state)
 {
 	struct hm_from_list l;
-	const char *err = NULL;
+	char err[128] = "";
 	char got[512];
 
 	hm_from_init(&l);
-	assert_int_equal(hm_from_parse(&l, "a@example.org", &err), 0);
-	assert_int_equal(hm_from_parse(&l, "B <b@Example.NET>", &err), 0);
-	assert_int_equal(hm_from_parse(&l, "c@example.com, broken@", &err), -1);
-	assert_non_null(err);
+	assert_int_equal(hm_from_parse(&l, "a@example.org", err, sizeof(err)), 0);
+	assert_int_equal(hm_from_parse(&l, "B <b@Example.NET>", err, sizeof(err)), 0);
+	assert_int_equal(hm_from_parse(&l, "c@example.com, broken@", err, sizeof(err)), -1);
+	assert_true(err[0] != '\0');
 	render(&l, got, sizeof(got));
 	assert_string_equal(got, "a@example.org|b@example.net");
 	assert_int_equal(l.headers, 3);
@@ -156,13 +156,13 @@ static void test_from_overflow(void **state)
 	char value[4096];
 	size_t n = 0;
 	struct hm_from_list l;
-	const char *err = NULL;
+	char err[128] = "";
 
 	for (int i = 0; i < HM_FROM_MAX + 5; i++)
 		n += (size_t)snprintf(value + n, sizeof(value) - n, "%su%d@example.org",
 				      i ? ", " : "", i);
 	hm_from_init(&l);
-	assert_int_equal(hm_from_parse(&l, value, &err), 0);
+	assert_int_equal(hm_from_parse(&l, value, err, sizeof(err)), 0);
 	assert_int_equal(l.count, HM_FROM_MAX);
 	assert_true(l.overflow);
 	assert_string_equal(l.addrs[HM_FROM_MAX - 1].local, "u15");
@@ -174,18 +174,18 @@ static void test_from_hostile(void **state)
 	size_t big = HM_FROM_VALUE_MAX * 4;
 	char *v = malloc(big + 64);
 	struct hm_from_list l;
-	const char *err;
+	char err[128] = "";
 
 	assert_non_null(v);
 	/* A 65-octet local-part is one too many. */
 	memset(v, 'a', 65);
 	strcpy(v + 65, "@example.org");
 	hm_from_init(&l);
-	assert_int_equal(hm_from_parse(&l, v, &err), -1);
+	assert_int_equal(hm_from_parse(&l, v, err, sizeof(err)), -1);
 	assert_string_equal(err, "local-part too long");
 	strcpy(v + 64, "@example.org");
 	hm_from_init(&l);
-	assert_int_equal(hm_from_parse(&l, v, &err), 0);
+	assert_int_equal(hm_from_parse(&l, v, err, sizeof(err)), 0);
 	assert_int_equal(strlen(l.addrs[0].local), 64);
 	/* A 254-character domain. */
 	strcpy(v, "a@");
@@ -193,41 +193,41 @@ static void test_from_hostile(void **state)
 		strcat(v, "abcde.");
 	strcat(v, "ab");	/* 42 * 6 + 2 = 254 */
 	hm_from_init(&l);
-	assert_int_equal(hm_from_parse(&l, v, &err), -1);
+	assert_int_equal(hm_from_parse(&l, v, err, sizeof(err)), -1);
 	assert_string_equal(err, "domain too long");
 	/* Deep comment nesting. */
 	memset(v, '(', 1000);
 	memset(v + 1000, ')', 1000);
 	strcpy(v + 2000, " a@example.org");
 	hm_from_init(&l);
-	assert_int_equal(hm_from_parse(&l, v, &err), -1);
+	assert_int_equal(hm_from_parse(&l, v, err, sizeof(err)), -1);
 	assert_string_equal(err, "comments nested too deep");
 	/* Nesting within the bound is fine. */
 	memset(v, '(', 30);
 	memset(v + 30, ')', 30);
 	strcpy(v + 60, " a@example.org");
 	hm_from_init(&l);
-	assert_int_equal(hm_from_parse(&l, v, &err), 0);
+	assert_int_equal(hm_from_parse(&l, v, err, sizeof(err)), 0);
 	/* A huge value. */
 	memset(v, 'x', big);
 	strcpy(v + big, "@example.org");
 	hm_from_init(&l);
-	assert_int_equal(hm_from_parse(&l, v, &err), -1);
+	assert_int_equal(hm_from_parse(&l, v, err, sizeof(err)), -1);
 	assert_string_equal(err, "From value too long");
 	/* Many unterminated quotes and brackets, every 8-bit byte. */
 	for (size_t i = 0; i < 4000; i++)
 		v[i] = "\"(<[\\@,:;."[i % 11];
 	v[4000] = '\0';
 	hm_from_init(&l);
-	assert_int_equal(hm_from_parse(&l, v, &err), -1);
+	assert_int_equal(hm_from_parse(&l, v, err, sizeof(err)), -1);
 	for (int i = 0; i < 127; i++)
 		v[i] = (char)(0x80 + i);
 	strcpy(v + 127, "@example.org");
 	hm_from_init(&l);
-	assert_int_equal(hm_from_parse(&l, v, &err), -1);	/* 127 octets: too long */
+	assert_int_equal(hm_from_parse(&l, v, err, sizeof(err)), -1);	/* 127 octets: too long */
 	strcpy(v + 40, "@example.org");
 	hm_from_init(&l);
-	assert_int_equal(hm_from_parse(&l, v, &err), 0);
+	assert_int_equal(hm_from_parse(&l, v, err, sizeof(err)), 0);
 	free(v);
 }
 
@@ -245,12 +245,12 @@ static void test_from_prefixes(void **state)
 		for (size_t n = 0; n <= len; n++) {
 			char buf[256];
 			struct hm_from_list l;
-			const char *err;
+			char err[128] = "";
 
 			memcpy(buf, values[v], n);
 			buf[n] = '\0';
 			hm_from_init(&l);
-			int rc = hm_from_parse(&l, buf, &err);
+			int rc = hm_from_parse(&l, buf, err, sizeof(err));
 
 			assert_true(rc == 0 || rc == -1);
 			assert_true(l.count <= 2);
@@ -293,15 +293,15 @@ static void test_envelope_table(void **state)
 
 	for (size_t i = 0; i < sizeof(env_cases) / sizeof(env_cases[0]); i++) {
 		struct hm_addr a;
-		const char *err = NULL;
-		int rc = hm_addr_parse_envelope(env_cases[i].arg, &a, &err);
+		char err[128] = "";
+		int rc = hm_addr_parse_envelope(env_cases[i].arg, &a, err, sizeof(err));
 
 		if (rc != env_cases[i].rc ||
 		    (rc == 0 && (strcmp(a.local, env_cases[i].local) != 0 ||
 				 strcmp(a.domain, env_cases[i].domain) != 0))) {
 			print_error("envelope case %zu [%s]: rc %d (want %d) local [%s] domain [%s] err %s\n",
 				    i, env_cases[i].arg, rc, env_cases[i].rc, a.local, a.domain,
-				    err ? err : "-");
+				    err[0] ? err : "-");
 			failed++;
 		}
 	}
@@ -311,22 +311,40 @@ static void test_envelope_table(void **state)
 static void test_envelope_null_and_format(void **state)
 {
 	struct hm_addr a;
-	const char *err;
+	char err[128] = "";
 	char buf[HM_ADDR_MAX];
 
-	assert_int_equal(hm_addr_parse_envelope("<>", &a, &err), 0);
+	assert_int_equal(hm_addr_parse_envelope("<>", &a, err, sizeof(err)), 0);
 	assert_true(hm_addr_is_null(&a));
-	assert_int_equal(hm_addr_parse_envelope("<u@example.org>", &a, &err), 0);
+	assert_int_equal(hm_addr_parse_envelope("<u@example.org>", &a, err, sizeof(err)), 0);
 	assert_false(hm_addr_is_null(&a));
 	assert_int_equal(hm_addr_format(&a, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "u@example.org");
-	assert_int_equal(hm_addr_parse_envelope("<\"a \\\"b\"@example.org>", &a, &err), 0);
+	assert_int_equal(hm_addr_parse_envelope("<\"a \\\"b\"@example.org>", &a, err, sizeof(err)), 0);
 	assert_int_equal(hm_addr_format(&a, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "\"a \\\"b\"@example.org");
 	assert_int_equal(hm_addr_format(&a, buf, 8), -1);
-	assert_int_equal(hm_addr_parse_envelope("postmaster", &a, &err), 0);
+	assert_int_equal(hm_addr_parse_envelope("postmaster", &a, err, sizeof(err)), 0);
 	assert_int_equal(hm_addr_format(&a, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "postmaster");
+}
+
+/* The reason: cut to a small buffer, or not asked for at all (NULL, 0). */
+static void test_reason_buffers(void **state)
+{
+	struct hm_from_list l;
+	struct hm_addr a;
+	char small[8];
+
+	(void)state;
+	assert_int_equal(hm_addr_parse_envelope("<u@example.org", &a, small, sizeof(small)), -1);
+	assert_string_equal(small, "missing");
+	assert_int_equal(hm_addr_parse_envelope("<u@example.org", &a, NULL, 0), -1);
+	hm_from_init(&l);
+	assert_int_equal(hm_from_parse(&l, "a@, b@example.org", NULL, 0), -1);
+	assert_true(l.bad);
+	assert_int_equal(hm_from_parse(&l, "b@example.org", NULL, 0), 0);
+	assert_int_equal(l.count, 1);
 }
 
 static const struct {
@@ -406,6 +424,7 @@ int main(void)
 		cmocka_unit_test(test_from_prefixes),
 		cmocka_unit_test(test_envelope_table),
 		cmocka_unit_test(test_envelope_null_and_format),
+		cmocka_unit_test(test_reason_buffers),
 		cmocka_unit_test(test_domain_valid),
 		cmocka_unit_test(test_domain_lower),
 	};

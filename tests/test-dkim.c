@@ -1,5 +1,5 @@
 /*
- * test-dkim.c - DKIM verification (scoring/dkim.c) against the test DNS
+ * test-dkim.c - DKIM verification (scoring/dkim*.c) against the test DNS
  * server, run by tests/dkim.test.
  *
  * Environment: HM_TEST_DNS ("127.0.0.1@PORT", the server holding

@@ -274,11 +274,11 @@ static int run_case(const struct dmarc_case *c)
 	struct hm_spf_outcome spf;
 	struct hm_dkim_outcome dkim;
 	struct hm_dmarc_outcome out;
-	const char *err;
+	char err[128];
 
 	hm_from_init(&from);
 	if (c->from != NULL)
-		(void)hm_from_parse(&from, c->from, &err);
+		(void)hm_from_parse(&from, c->from, err, sizeof(err));
 	memset(&spf, 0, sizeof(spf));
 	spf.result = c->spf;
 	if (c->spf_domain != NULL) {
@@ -332,10 +332,10 @@ static void test_helo_identity(void **state)
 	struct hm_spf_outcome spf = { .result = HM_SPF_PASS, .helo_identity = true,
 				      .identity = "mail.example.net" };
 	struct hm_dmarc_outcome out;
-	const char *err;
+	char err[128];
 
 	hm_from_init(&from);
-	assert_int_equal(hm_from_parse(&from, "a@example.net", &err), 0);
+	assert_int_equal(hm_from_parse(&from, "a@example.net", err, sizeof(err)), 0);
 	assert_int_equal(hm_dmarc_check(dmarc, NULL, &from, &spf, NULL, &out), 0);
 	assert_int_equal(out.result, HM_DMARC_PASS);
 	assert_true(out.spf_aligned);
@@ -375,11 +375,11 @@ static void test_lookups_together(void **state)
 		struct hm_from_list from;
 		struct hm_dmarc_outcome out;
 		struct timespec t0;
-		const char *err;
+		char err[128];
 		double ms;
 
 		hm_from_init(&from);
-		assert_int_equal(hm_from_parse(&from, froms[i], &err), 0);
+		assert_int_equal(hm_from_parse(&from, froms[i], err, sizeof(err)), 0);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		assert_int_equal(hm_dmarc_check(dmarc, "192.0.2.10", &from, &spf, NULL, &out), 0);
 		ms = ms_since(&t0);

@@ -418,7 +418,7 @@ void hm_from_init(struct hm_from_list *list)
 	memset(list, 0, sizeof(*list));
 }
 
-int hm_from_parse(struct hm_from_list *list, const char *value, const char **err_r)
+int hm_from_parse(struct hm_from_list *list, const char *value, char *err, size_t errlen)
 {
 	size_t len = strnlen(value, HM_FROM_VALUE_MAX + 1);
 	struct lexer lx = { value, value + len, NULL };
@@ -460,11 +460,11 @@ bad:
 		memset(&list->addrs[i], 0, sizeof(list->addrs[i]));
 	list->count = before;
 	list->bad = true;
-	*err_r = lx.err != NULL ? lx.err : "syntax error";
+	snprintf(err, errlen, "%s", lx.err != NULL ? lx.err : "syntax error");
 	return -1;
 }
 
-int hm_addr_parse_envelope(const char *arg, struct hm_addr *out, const char **err_r)
+int hm_addr_parse_envelope(const char *arg, struct hm_addr *out, char *err, size_t errlen)
 {
 	size_t len = strnlen(arg, ENVELOPE_MAX + 1);
 	struct lexer lx = { arg, arg + len, NULL };
@@ -472,7 +472,7 @@ int hm_addr_parse_envelope(const char *arg, struct hm_addr *out, const char **er
 
 	memset(out, 0, sizeof(*out));
 	if (len > ENVELOPE_MAX) {
-		*err_r = "address too long";
+		snprintf(err, errlen, "address too long");
 		return -1;
 	}
 	if (accept(&lx, '<')) {
@@ -498,11 +498,11 @@ int hm_addr_parse_envelope(const char *arg, struct hm_addr *out, const char **er
 	}
 	if (lx.err != NULL) {
 		memset(out, 0, sizeof(*out));
-		*err_r = lx.err;
+		snprintf(err, errlen, "%s", lx.err);
 		return -1;
 	}
 	if (out->local[0] == '\0' && !out->quoted) {
-		*err_r = "empty local-part";
+		snprintf(err, errlen, "empty local-part");
 		return -1;
 	}
 	return 0;

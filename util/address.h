@@ -52,18 +52,18 @@ void hm_from_init(struct hm_from_list *list);
  * Parse one From header value and append its addresses.  0 on success
  * (possibly no address, e.g. an empty group); -1 when the value is not an
  * address-list or holds an over-long part: then no address of this value is
- * added, list->bad is set and *err_r says why.  Addresses past HM_FROM_MAX
+ * added, list->bad is set and err says why.  Addresses past HM_FROM_MAX
  * are counted as overflow, not stored.
  */
-int hm_from_parse(struct hm_from_list *list, const char *value, const char **err_r);
+int hm_from_parse(struct hm_from_list *list, const char *value, char *err, size_t errlen);
 
 /*
  * Parse an envelope address: "<user@example.org>", "<>" (null sender: local
  * and domain empty), "user@example.org" without brackets, a source route
  * "<@a,@b:user@example.org>" (dropped), or a bare local-part "postmaster"
- * (domain empty).  0, or -1 with *err_r.
+ * (domain empty).  0, or -1 with the reason in err.
  */
-int hm_addr_parse_envelope(const char *arg, struct hm_addr *out, const char **err_r);
+int hm_addr_parse_envelope(const char *arg, struct hm_addr *out, char *err, size_t errlen);
 
 /* True for the null sender "<>" as parsed above. */
 bool hm_addr_is_null(const struct hm_addr *a);

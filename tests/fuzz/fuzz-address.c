@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hm_from_list list;
 	struct hm_addr a;
 	char *vals[HM_FROM_MAX + 4], out[HM_LOCAL_MAX + HM_DOMAIN_MAX + 8];
-	const char *err;
+	char err[128];
 	size_t n;
 	char *buf;
 
@@ -23,14 +23,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf = fuzz_split(data, size, '\n', vals, sizeof(vals) / sizeof(vals[0]), &n);
 	if (buf == NULL)
 		return 0;
-	if (n > 0 && hm_addr_parse_envelope(vals[0], &a, &err) == 0) {
+	if (n > 0 && hm_addr_parse_envelope(vals[0], &a, err, sizeof(err)) == 0) {
 		(void)hm_addr_is_null(&a);
 		if (hm_addr_format(&a, out, sizeof(out)) == 0)
 			(void)hm_domain_valid(a.domain);
 	}
 	hm_from_init(&list);
 	for (size_t i = 0; i < n; i++)
-		(void)hm_from_parse(&list, vals[i], &err);
+		(void)hm_from_parse(&list, vals[i], err, sizeof(err));
 	if (list.count > HM_FROM_MAX)
 		abort();
 	for (size_t i = 0; i < list.count; i++) {

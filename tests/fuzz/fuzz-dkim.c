@@ -1,6 +1,6 @@
 /*
  * fuzz-dkim.c - libFuzzer target: DKIM-Signature headers and the message
- * around them (scoring/dkim.c on libopendkim): the header hand-over (bare
+ * around them (scoring/dkim*.c on libopendkim): the header hand-over (bare
  * LF to CRLF), the prescreen that caps the signatures checked, the key
  * prefetch, and the classification and description of every signature
  * whatever its tags hold.  Keys are asked of a resolver pointed at a

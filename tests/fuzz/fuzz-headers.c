@@ -28,8 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hm_from_list from;
 	struct hm_symbols *syms;
 	struct hm_weights w;
-	char *hdrs[64], id[256], reason[HM_DATE_ERR_MAX];
-	const char *err;
+	char *hdrs[64], id[256], err[128];
 	unsigned deleted = 0;
 	time_t t;
 	size_t n;
@@ -49,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (value == NULL) {
 			/* A bare value: every parser gets it. */
-			(void)hm_date_parse(name, &t, reason, sizeof(reason));
+			(void)hm_date_parse(name, &t, err, sizeof(err));
 			(void)hm_authres_authserv_id(name, id, sizeof(id));
 			(void)hm_authres_is_ours(name, "mx.test.example");
 			continue;
@@ -60,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strcasecmp(name, "Authentication-Results") == 0)
 			hm_header_track_authres(track, value, "mx.test.example");
 		if (strcasecmp(name, "From") == 0)
-			(void)hm_from_parse(&from, value, &err);
+			(void)hm_from_parse(&from, value, err, sizeof(err));
 		hm_msgcheck_header(&mc, name, value);
 	}
 	(void)hm_header_track_replay(track, count_del, &deleted);

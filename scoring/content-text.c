@@ -7,7 +7,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -27,8 +26,9 @@ void content_stream_init(struct textstream *t, enum hm_ns g, enum hm_ns w, enum 
 /* Characters that are part of words. */
 static bool word_char(uint32_t cp)
 {
+	/* ASCII letters, digits, '$': arithmetic, not isalnum(), a call per character. */
 	if (cp < 0x80)
-		return isalnum((int)cp) || cp == '$';
+		return cp - '0' < 10 || (cp | 0x20) - 'a' < 26 || cp == '$';
 	/* General and CJK punctuation, no-break space, Latin-1 symbols: separators. */
 	if (cp < 0xc0)
 		return false;

@@ -8,7 +8,9 @@
  * thread waiting for it.  A waiter that gives up at its deadline marks the
  * query abandoned and cancels it: from then on whichever side comes last
  * frees it (the callback, if libunbound still delivers; the waiter, if the
- * cancel succeeded and no callback will ever come).
+ * cancel succeeded and no callback will ever come).  Answers that may be
+ * kept are kept in front of all this (dns-cache.c): a query for one of
+ * them is answered in the thread that starts it.
  */
 #include "config.h"
 
@@ -27,10 +29,12 @@
 
 #include <unbound.h>
 
+#include "scoring/dns-cache.h"
 #include "scoring/dns.h"
 
 struct hm_dns {
 	struct ub_ctx *ub;
+	struct hm_dns_cache *cache;	/* answers kept in front of libunbound */
 	long timeout_ms;
 	pthread_t reaper;
 	int stop_pipe[2];
@@ -46,6 +50,9 @@ struct hm_dns_query {
 	int async_id;
 	struct timespec deadline;	/* CLOCK_MONOTONIC */
 	enum hm_dns_kind kind;		/* for the failure count */
+	struct hm_dns_answer *cached;	/* answered from the cache, at start */
+	int rrtype;			/* what was asked, to keep the answer */
+	char name[256];
 };
 
 /* Per kind, process-wide: a reload builds a new resolver, not new counts. */
@@ -191,6 +198,8 @@ int hm_dns_new(const struct hm_dns_conf *conf, struct hm_dns **dns_r,
 	}
 	dns->stop_pipe[0] = dns->stop_pipe[1] = -1;
 	dns->timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms : HM_DNS_TIMEOUT_S * 1000L;
+	/* Without memory for the cache, every query goes to libunbound. */
+	dns->cache = hm_dns_cache_new();
 	if ((dns->ub = ub_ctx_create()) == NULL) {
 		snprintf(err, errlen, "cannot create the resolver context");
 		hm_dns_free(&dns);
@@ -229,6 +238,7 @@ void hm_dns_free(struct hm_dns **dnsp)
 		close(dns->stop_pipe[1]);
 	if (dns->ub)
 		ub_ctx_delete(dns->ub);
+	hm_dns_cache_free(&dns->cache);
 	free(dns);
 	*dnsp = NULL;
 }
@@ -237,6 +247,7 @@ static void query_free(struct hm_dns_query *q)
 {
 	if (q->result)
 		ub_resolve_free(q->result);
+	hm_dns_answer_free(&q->cached);
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->done_cv);
 	free(q);
@@ -290,6 +301,12 @@ struct hm_dns_query *hm_dns_start_kind(struct hm_dns *dns, enum hm_dns_kind kind
 	if (q->deadline.tv_nsec >= 1000000000L) {
 		q->deadline.tv_sec++;
 		q->deadline.tv_nsec -= 1000000000L;
+	}
+	q->rrtype = rrtype;
+	snprintf(q->name, sizeof(q->name), "%s", name);
+	if ((q->cached = hm_dns_cache_get(dns->cache, name, rrtype)) != NULL) {
+		q->done = true;
+		return q;
 	}
 	if (ub_resolve_async(dns->ub, name, rrtype, 1, q, on_result, &q->async_id) != 0) {
 		/* Not started: hand back a query that is already done, failed. */
@@ -368,6 +385,12 @@ enum hm_dns_status hm_dns_wait(struct hm_dns *dns, struct hm_dns_query *q,
 	*ans_r = NULL;
 	if (q == NULL)
 		return wait_answer(err, NULL, ans_r);	/* counted by hm_dns_start_kind() */
+	if (q->cached != NULL) {
+		*ans_r = q->cached;
+		q->cached = NULL;
+		query_free(q);
+		return (*ans_r)->status;	/* never TEMPFAIL: those are not kept */
+	}
 	kind = q->kind;
 	pthread_mutex_lock(&q->lock);
 	while (!q->done && rc != ETIMEDOUT)
@@ -379,13 +402,15 @@ enum hm_dns_status hm_dns_wait(struct hm_dns *dns, struct hm_dns_query *q,
 		q->result = NULL;
 	}
 	pthread_mutex_unlock(&q->lock);
+	st = wait_answer(err, result, ans_r);
+	if (st == HM_DNS_TEMPFAIL)
+		atomic_fetch_add_explicit(&n_failures[kind], 1, memory_order_relaxed);
+	else if (done)
+		hm_dns_cache_put(dns->cache, q->name, q->rrtype, *ans_r);
 	if (done)
 		query_free(q);
 	else
 		hm_dns_cancel(dns, q);	/* deadline passed */
-	st = wait_answer(err, result, ans_r);
-	if (st == HM_DNS_TEMPFAIL)
-		atomic_fetch_add_explicit(&n_failures[kind], 1, memory_order_relaxed);
 	return st;
 }
 
@@ -428,7 +453,8 @@ void hm_dns_answer_free(struct hm_dns_answer **ansp)
 		return;
 	if (a->ub_)
 		ub_resolve_free(a->ub_);
-	free((void *)a->len);
+	if (!a->single_block_)
+		free((void *)a->len);
 	free(a);
 	*ansp = NULL;
 }

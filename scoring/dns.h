@@ -21,6 +21,7 @@
 #ifndef HM_DNS_H
 #define HM_DNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +64,7 @@ struct hm_dns_answer {
 	const unsigned char *packet;	/* the whole answer message, wire format */
 	size_t packet_len;
 	struct ub_result *ub_;		/* private */
+	bool single_block_;		/* private: one allocation (a cached copy) */
 };
 
 struct hm_dns;

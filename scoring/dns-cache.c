@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #define NAME_MAX_LEN 255
 
 struct entry {
+	size_t size;			/* the allocation, for the budget */
 	uint64_t hash;
 	int rrtype;
 	time_t expires;			/* CLOCK_MONOTONIC seconds */
@@ -38,6 +40,7 @@ struct entry {
 struct hm_dns_cache {
 	pthread_mutex_t locks[STRIPES];
 	struct entry *slots[HM_DNS_CACHE_SLOTS];
+	atomic_size_t bytes;		/* held by the entries, about */
 };
 
 static time_t now_s(void)
@@ -90,6 +93,15 @@ void hm_dns_cache_free(struct hm_dns_cache **cp)
 		pthread_mutex_destroy(&c->locks[i]);
 	free(c);
 	*cp = NULL;
+}
+
+/* Free an entry taken out of its slot (NULL allowed). */
+static void drop(struct hm_dns_cache *c, struct entry *e)
+{
+	if (e == NULL)
+		return;
+	atomic_fetch_sub_explicit(&c->bytes, e->size, memory_order_relaxed);
+	free(e);
 }
 
 static const size_t *entry_lens(const struct entry *e)
@@ -161,7 +173,7 @@ struct hm_dns_answer *hm_dns_cache_get(struct hm_dns_cache *c, const char *name,
 	pthread_mutex_lock(&c->locks[slot % STRIPES]);
 	e = c->slots[slot];
 	if (e != NULL && e->expires <= now) {
-		free(e);
+		drop(c, e);
 		c->slots[slot] = e = NULL;
 	}
 	if (e != NULL && e->hash == hash && e->rrtype == rrtype && e->name_len == klen &&
@@ -175,7 +187,7 @@ void hm_dns_cache_put(struct hm_dns_cache *c, const char *name, int rrtype,
 		      const struct hm_dns_answer *a)
 {
 	char key[NAME_MAX_LEN];
-	size_t klen, slot, data_bytes = 0;
+	size_t klen, slot, data_bytes = 0, size;
 	struct entry *e, *old;
 	unsigned char *dst;
 	uint64_t hash;
@@ -189,9 +201,12 @@ void hm_dns_cache_put(struct hm_dns_cache *c, const char *name, int rrtype,
 		data_bytes += a->len[i];
 	if (data_bytes > HM_DNS_CACHE_MAX_PACKET)
 		return;
-	e = malloc(sizeof(*e) + klen + a->packet_len + a->count * sizeof(size_t) + data_bytes);
-	if (e == NULL)
+	size = sizeof(*e) + klen + a->packet_len + a->count * sizeof(size_t) + data_bytes;
+	if (atomic_load_explicit(&c->bytes, memory_order_relaxed) + size > HM_DNS_CACHE_MAX_BYTES)
+		return;		/* full: what is kept stays until it expires or is replaced */
+	if ((e = malloc(size)) == NULL)
 		return;
+	e->size = size;
 	e->hash = hash;
 	e->rrtype = rrtype;
 	e->expires = now_s() + (a->ttl < HM_DNS_CACHE_MAX_TTL ? a->ttl : HM_DNS_CACHE_MAX_TTL);
@@ -217,5 +232,6 @@ void hm_dns_cache_put(struct hm_dns_cache *c, const char *name, int rrtype,
 	old = c->slots[slot];
 	c->slots[slot] = e;
 	pthread_mutex_unlock(&c->locks[slot % STRIPES]);
-	free(old);
+	atomic_fetch_add_explicit(&c->bytes, size, memory_order_relaxed);
+	drop(c, old);
 }

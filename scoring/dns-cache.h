@@ -13,7 +13,9 @@
  * HM_DNS_CACHE_MAX_TTL seconds; never a failure (SERVFAIL, time-out).
  * Names are compared without case and without a final dot.  Bounded:
  * HM_DNS_CACHE_SLOTS entries, a new answer replaces the one in its slot,
- * and answers over HM_DNS_CACHE_MAX_PACKET bytes are not kept.  Safe for
+ * answers over HM_DNS_CACHE_MAX_PACKET bytes are not kept, and nothing
+ * new is kept while the entries hold HM_DNS_CACHE_MAX_BYTES (8 MiB; a
+ * sender with many large records cannot make the cache grow past it).  Safe for
  * any number of threads (the slots are locked in stripes).
  */
 #ifndef HM_DNS_CACHE_H
@@ -24,6 +26,7 @@
 #define HM_DNS_CACHE_SLOTS 8192
 #define HM_DNS_CACHE_MAX_TTL 3600
 #define HM_DNS_CACHE_MAX_PACKET 4096
+#define HM_DNS_CACHE_MAX_BYTES (8u << 20)
 
 struct hm_dns_cache;
 

@@ -137,6 +137,38 @@ static void test_expires_with_ttl(void **state)
 	hm_dns_cache_free(&c);
 }
 
+/* Large answers stop being kept once the entries hold the byte budget. */
+static void test_byte_budget(void **state)
+{
+	static unsigned char packet[4000];
+	struct hm_dns_cache *c = hm_dns_cache_new();
+	size_t kept = 0, n = 3000;
+	char name[64];
+	struct fake f;
+
+	(void)state;
+	assert_non_null(c);
+	fake_init(&f, HM_DNS_OK, 300, "x", NULL);
+	f.a.packet = packet;
+	f.a.packet_len = sizeof(packet);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "big%zu.example.com", i);
+		hm_dns_cache_put(c, name, HM_DNS_TXT, &f.a);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct hm_dns_answer *a;
+
+		snprintf(name, sizeof(name), "big%zu.example.com", i);
+		if ((a = hm_dns_cache_get(c, name, HM_DNS_TXT)) != NULL)
+			kept++;
+		hm_dns_answer_free(&a);
+	}
+	print_message("# %zu of %zu answers of 4000 bytes kept\n", kept, n);
+	assert_true(kept > 0);
+	assert_true(kept * sizeof(packet) <= HM_DNS_CACHE_MAX_BYTES);
+	hm_dns_cache_free(&c);
+}
+
 /* Many threads putting and getting names that share slots. */
 static struct hm_dns_cache *shared;
 
@@ -188,6 +220,7 @@ int main(void)
 		cmocka_unit_test(test_kept_and_copied),
 		cmocka_unit_test(test_never_kept),
 		cmocka_unit_test(test_expires_with_ttl),
+		cmocka_unit_test(test_byte_budget),
 		cmocka_unit_test(test_threads),
 	};
 

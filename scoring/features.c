@@ -139,8 +139,13 @@ int hm_fset_grow(struct hm_fset *s)
 void hm_fset_free(struct hm_fset *s)
 {
 	if (s->bits) {
-		for (size_t i = 0; i < s->n; i++)
-			s->bits[s->idx[i] >> 6] = 0;
+		/* Bit by bit for a few features; past that, one sweep of the
+		 * bitmap is cheaper than as many scattered stores. */
+		if (s->n < BITMAP_WORDS / 8)
+			for (size_t i = 0; i < s->n; i++)
+				s->bits[s->idx[i] >> 6] = 0;
+		else
+			memset(s->bits, 0, BITMAP_WORDS * sizeof(*s->bits));
 		bitmap_put(s->bits);
 	}
 	free(s->idx);

@@ -28,7 +28,7 @@
 
 #define BITFIELD_CHUNK 1000		/* features per BITFIELD command */
 #define LEARN_TRIES 5			/* EXEC aborted by a concurrent learner */
-#define RATE_KEY_TTL 7200		/* seconds: the hour counted, and some slack */
+#define RATE_KEY_TTL "7200"		/* seconds: the hour counted, and some slack */
 
 /* splitmix64's finaliser: a good 64-bit mix. */
 static uint64_t mix64(uint64_t x)
@@ -247,7 +247,7 @@ static int learn_once(struct hm_model_conn *c, struct hm_cls_model *m, const uin
 		const char *inc[] = { "HINCRBY", mk, spam ? "spam" : "ham", "1" };
 		const char *dec[] = { "HINCRBY", mk, old_spam ? "spam" : "ham", "-1" };
 		const char *ver[] = { "HINCRBY", mk, "version", "1" };
-		const char *rinc[] = { "INCR", rk }, *rexp[] = { "EXPIRE", rk, "7200" };
+		const char *rinc[] = { "INCR", rk }, *rexp[] = { "EXPIRE", rk, RATE_KEY_TTL };
 		int bad = 0;
 
 		bad |= model_append(c, 1, multi, NULL);

@@ -155,12 +155,8 @@ static void set_match(struct hm_rcpt_policy *p, enum hm_list_verdict v, enum hm_
 
 static const struct policy_list *plist(const struct hm_rcpt_policy *p, int slot)
 {
-	struct hm_rvalue *v = p->lists_[slot];
-
 	/* Already derived at load: no key needed, the make function is not run again. */
-	if (v == NULL || v->type == HM_RV_NONE)
-		return NULL;
-	return hm_rvalue_derive(v, policy_make_list, (void *)"", policy_list_free);
+	return policy_list_of(p->lists_[slot], "");
 }
 
 static const struct hm_pattern *best(const struct policy_list *pl, const char *const *addrs,

@@ -446,8 +446,8 @@ static void render_dns(struct hm_strbuf *out)
 	for (int k = 0; k < HM_DNS_KIND_COUNT; k++)
 		hm_dns_counts((enum hm_dns_kind)k, &c[k]);
 	hm_metrics_put_help(out, "hosterra_milter_dns_lookups_total", "counter",
-			    "DNS queries the checks made, by what asked (libunbound may answer "
-			    "from its cache).");
+			    "DNS queries the checks made, by what asked (the milter's cache or "
+			    "libunbound's may answer them).");
 	for (int k = 0; k < HM_DNS_KIND_COUNT; k++)
 		put_labelled(out, "hosterra_milter_dns_lookups_total", "kind",
 			     hm_dns_kind_name((enum hm_dns_kind)k), c[k].lookups);
@@ -457,6 +457,12 @@ static void render_dns(struct hm_strbuf *out)
 	for (int k = 0; k < HM_DNS_KIND_COUNT; k++)
 		put_labelled(out, "hosterra_milter_dns_failures_total", "kind",
 			     hm_dns_kind_name((enum hm_dns_kind)k), c[k].failures);
+	hm_metrics_put_help(out, "hosterra_milter_dns_cached_total", "counter",
+			    "DNS queries answered from the milter's own cache, by what asked "
+			    "(counted in dns_lookups_total too).");
+	for (int k = 0; k < HM_DNS_KIND_COUNT; k++)
+		put_labelled(out, "hosterra_milter_dns_cached_total", "kind",
+			     hm_dns_kind_name((enum hm_dns_kind)k), c[k].cached);
 }
 
 /* The policy store's own counts: they start again when a reload changes

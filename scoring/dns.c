@@ -57,6 +57,7 @@ struct hm_dns_query {
 
 /* Per kind, process-wide: a reload builds a new resolver, not new counts. */
 static atomic_ullong n_lookups[HM_DNS_KIND_COUNT], n_failures[HM_DNS_KIND_COUNT];
+static atomic_ullong n_cached[HM_DNS_KIND_COUNT];
 
 const char *hm_dns_kind_name(enum hm_dns_kind kind)
 {
@@ -75,6 +76,7 @@ void hm_dns_counts(enum hm_dns_kind kind, struct hm_dns_counts *out)
 		kind = HM_DNS_KIND_OTHER;
 	out->lookups = atomic_load_explicit(&n_lookups[kind], memory_order_relaxed);
 	out->failures = atomic_load_explicit(&n_failures[kind], memory_order_relaxed);
+	out->cached = atomic_load_explicit(&n_cached[kind], memory_order_relaxed);
 }
 
 /*
@@ -305,6 +307,7 @@ struct hm_dns_query *hm_dns_start_kind(struct hm_dns *dns, enum hm_dns_kind kind
 	q->rrtype = rrtype;
 	snprintf(q->name, sizeof(q->name), "%s", name);
 	if ((q->cached = hm_dns_cache_get(dns->cache, name, rrtype)) != NULL) {
+		atomic_fetch_add_explicit(&n_cached[kind], 1, memory_order_relaxed);
 		q->done = true;
 		return q;
 	}

@@ -95,12 +95,14 @@ const char *hm_dns_kind_name(enum hm_dns_kind kind);
 
 /*
  * Process-wide counts of one kind since start (they survive a reload's new
- * resolver): queries started, and waits that ended in HM_DNS_TEMPFAIL
- * (SERVFAIL, REFUSED, time-out).  A query given up with hm_dns_cancel() is
- * no failure.  Counting is one relaxed atomic add.
+ * resolver): queries started, waits that ended in HM_DNS_TEMPFAIL
+ * (SERVFAIL, REFUSED, time-out), and queries answered from the milter's
+ * own cache (dns-cache.h; counted among the lookups too).  A query given
+ * up with hm_dns_cancel() is no failure.  Counting is one relaxed atomic
+ * add.
  */
 struct hm_dns_counts {
-	unsigned long long lookups, failures;
+	unsigned long long lookups, failures, cached;
 };
 void hm_dns_counts(enum hm_dns_kind kind, struct hm_dns_counts *out);
 

@@ -18,7 +18,6 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,28 +440,32 @@ static void render_eom(struct hm_strbuf *out)
 
 static void render_dns(struct hm_strbuf *out)
 {
-	struct hm_dns_counts c[HM_DNS_KIND_COUNT];
+	static const struct {
+		const char *name, *help;
+	} counters[3] = {
+		{ "hosterra_milter_dns_lookups_total", "DNS queries the checks made, by what "
+		  "asked (the milter's cache or libunbound's may answer them)." },
+		{ "hosterra_milter_dns_failures_total", "DNS queries that ended in a temporary "
+		  "failure (SERVFAIL, REFUSED, time-out), by what asked." },
+		{ "hosterra_milter_dns_cached_total", "DNS queries answered from the milter's "
+		  "own cache, by what asked (counted in dns_lookups_total too)." },
+	};
+	unsigned long long n[3][HM_DNS_KIND_COUNT];
 
-	for (int k = 0; k < HM_DNS_KIND_COUNT; k++)
-		hm_dns_counts((enum hm_dns_kind)k, &c[k]);
-	hm_metrics_put_help(out, "hosterra_milter_dns_lookups_total", "counter",
-			    "DNS queries the checks made, by what asked (the milter's cache or "
-			    "libunbound's may answer them).");
-	for (int k = 0; k < HM_DNS_KIND_COUNT; k++)
-		put_labelled(out, "hosterra_milter_dns_lookups_total", "kind",
-			     hm_dns_kind_name((enum hm_dns_kind)k), c[k].lookups);
-	hm_metrics_put_help(out, "hosterra_milter_dns_failures_total", "counter",
-			    "DNS queries that ended in a temporary failure (SERVFAIL, REFUSED, "
-			    "time-out), by what asked.");
-	for (int k = 0; k < HM_DNS_KIND_COUNT; k++)
-		put_labelled(out, "hosterra_milter_dns_failures_total", "kind",
-			     hm_dns_kind_name((enum hm_dns_kind)k), c[k].failures);
-	hm_metrics_put_help(out, "hosterra_milter_dns_cached_total", "counter",
-			    "DNS queries answered from the milter's own cache, by what asked "
-			    "(counted in dns_lookups_total too).");
-	for (int k = 0; k < HM_DNS_KIND_COUNT; k++)
-		put_labelled(out, "hosterra_milter_dns_cached_total", "kind",
-			     hm_dns_kind_name((enum hm_dns_kind)k), c[k].cached);
+	for (int k = 0; k < HM_DNS_KIND_COUNT; k++) {
+		struct hm_dns_counts c;
+
+		hm_dns_counts((enum hm_dns_kind)k, &c);
+		n[0][k] = c.lookups;
+		n[1][k] = c.failures;
+		n[2][k] = c.cached;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		hm_metrics_put_help(out, counters[i].name, "counter", counters[i].help);
+		for (int k = 0; k < HM_DNS_KIND_COUNT; k++)
+			put_labelled(out, counters[i].name, "kind",
+				     hm_dns_kind_name((enum hm_dns_kind)k), n[i][k]);
+	}
 }
 
 /* The policy store's own counts: they start again when a reload changes

@@ -34,6 +34,20 @@ static bool span_eq(struct span s, const char *word)
 static bool peel_cidr(struct span *s, bool six);
 
 /* Append n bytes to the buffer (sized by the caller to always fit). */
+/* The next space-separated term from *p on, *p moved past it; false at the end. */
+static bool next_term(const char **p, const char *end, struct span *t)
+{
+	while (*p < end && **p == ' ')
+		(*p)++;
+	if (*p == end)
+		return false;
+	t->p = *p;
+	while (*p < end && **p != ' ')
+		(*p)++;
+	t->end = *p;
+	return true;
+}
+
 static void put(char **o, const char *p, size_t n)
 {
 	memcpy(*o, p, n);
@@ -64,14 +78,8 @@ void hm_spf_rewrite(const char *text, size_t len, bool v6, const char *marker, c
 		struct span t, name, arg, c4 = { NULL, NULL }, c6 = { NULL, NULL }, dom;
 		const char *q, *qual = "";
 
-		while (p < end && *p == ' ')
-			p++;
-		if (p == end)
+		if (!next_term(&p, end, &t))
 			break;
-		t.p = p;
-		while (p < end && *p != ' ')
-			p++;
-		t.end = p;
 		for (q = t.p; q < t.end && (isalnum((unsigned char)*q) || strchr("-_.", *q)); q++)
 			;
 		if (q < t.end && *q == '=') {
@@ -441,14 +449,8 @@ int hm_spf_record_valid(const char *record, size_t len, char *err, size_t errlen
 			snprintf(err, errlen, "invalid character in the record");
 			return -1;
 		}
-		while (p < end && *p == ' ')
-			p++;
-		if (p == end)
+		if (!next_term(&p, end, &t))
 			break;
-		t.p = p;
-		while (p < end && *p != ' ')
-			p++;
-		t.end = p;
 		if (term_valid(t, &nredirect, &nexp, err, errlen) < 0)
 			return -1;
 	}

@@ -52,7 +52,7 @@ struct hm_dns_query {
 	enum hm_dns_kind kind;		/* for the failure count */
 	struct hm_dns_answer *cached;	/* answered from the cache, at start */
 	int rrtype;			/* what was asked, to keep the answer */
-	char name[256];
+	char name[256];			/* "": too long, not kept */
 };
 
 /* Per kind, process-wide: a reload builds a new resolver, not new counts. */
@@ -305,7 +305,9 @@ struct hm_dns_query *hm_dns_start_kind(struct hm_dns *dns, enum hm_dns_kind kind
 		q->deadline.tv_nsec -= 1000000000L;
 	}
 	q->rrtype = rrtype;
-	snprintf(q->name, sizeof(q->name), "%s", name);
+	/* A name too long to copy is not kept: a cut name would be a wrong key. */
+	if ((size_t)snprintf(q->name, sizeof(q->name), "%s", name) >= sizeof(q->name))
+		q->name[0] = '\0';
 	if ((q->cached = hm_dns_cache_get(dns->cache, name, rrtype)) != NULL) {
 		atomic_fetch_add_explicit(&n_cached[kind], 1, memory_order_relaxed);
 		q->done = true;
@@ -408,7 +410,7 @@ enum hm_dns_status hm_dns_wait(struct hm_dns *dns, struct hm_dns_query *q,
 	st = wait_answer(err, result, ans_r);
 	if (st == HM_DNS_TEMPFAIL)
 		atomic_fetch_add_explicit(&n_failures[kind], 1, memory_order_relaxed);
-	else if (done)
+	else if (done && q->name[0] != '\0')
 		hm_dns_cache_put(dns->cache, q->name, q->rrtype, *ans_r);
 	if (done)
 		query_free(q);

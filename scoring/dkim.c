@@ -231,17 +231,21 @@ static bool own_hash_kind(DKIM_SIGINFO *sig, enum hm_dkim_body_canon *canon,
 	return true;
 }
 
+static struct own_hash *find_hash(struct hm_dkim_verify *v, enum hm_dkim_body_canon canon,
+				  enum hm_dkim_body_alg alg)
+{
+	for (size_t i = 0; i < v->noh; i++)
+		if (v->oh[i].canon == canon && v->oh[i].alg == alg)
+			return &v->oh[i];
+	return NULL;
+}
+
 struct own_hash *dkimv_own_hash_for(struct hm_dkim_verify *v, DKIM_SIGINFO *sig)
 {
 	enum hm_dkim_body_canon canon;
 	enum hm_dkim_body_alg alg;
 
-	if (!own_hash_kind(sig, &canon, &alg))
-		return NULL;
-	for (size_t i = 0; i < v->noh; i++)
-		if (v->oh[i].canon == canon && v->oh[i].alg == alg)
-			return &v->oh[i];
-	return NULL;
+	return own_hash_kind(sig, &canon, &alg) ? find_hash(v, canon, alg) : NULL;
 }
 
 static void own_hashes_free(struct hm_dkim_verify *v)
@@ -271,7 +275,7 @@ static void plan_own_body(struct hm_dkim_verify *v)
 		    dkim_sig_gettagvalue(sigs[i], 0, (u_char *)"!cd") != NULL ||
 		    !own_hash_kind(sigs[i], &canon, &alg))
 			goto library;
-		if (dkimv_own_hash_for(v, sigs[i]) != NULL)
+		if (find_hash(v, canon, alg) != NULL)
 			continue;
 		if (v->noh == HM_DKIM_MAX_BODY_HASHES)
 			goto library;

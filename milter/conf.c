@@ -32,6 +32,7 @@
 
 #include <confuse.h>
 
+#include "util/grow.h"
 #include "milter/conf-int.h"
 #include "milter/runtime.h"
 #include "policy/store.h"
@@ -137,15 +138,13 @@ static void add_error(struct load_state *st, unsigned line, const char *fmt, ...
 	else
 		snprintf(text, sizeof(text), "%s: %s", st->path, msg);
 	if (st->nerrors == st->size) {
-		size_t size = st->size ? st->size * 2 : 16;
-		struct conf_error *e = realloc(st->errors, size * sizeof(*e));
+		struct conf_error *e = hm_grow(st->errors, &st->size, sizeof(*e), 16);
 
 		if (e == NULL) {
 			st->oom = 1;
 			return;
 		}
 		st->errors = e;
-		st->size = size;
 	}
 	if ((st->errors[st->nerrors].text = strdup(text)) == NULL) {
 		st->oom = 1;

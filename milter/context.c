@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
 #include "milter/context.h"
 
 static atomic_uint in_flight, conns_open;
@@ -92,13 +93,11 @@ struct hm_rcpt *hm_msg_add_rcpt(struct hm_msg *msg, const char *rcpt)
 		return NULL;
 	}
 	if (msg->nrcpts == msg->rcpt_cap) {
-		size_t cap = msg->rcpt_cap ? msg->rcpt_cap * 2 : 4;
-		struct hm_rcpt *grown = realloc(msg->rcpts, cap * sizeof(*grown));
+		struct hm_rcpt *grown = hm_grow(msg->rcpts, &msg->rcpt_cap, sizeof(*grown), 4);
 
 		if (grown == NULL)
 			return NULL;
 		msg->rcpts = grown;
-		msg->rcpt_cap = cap;
 	}
 	rc = &msg->rcpts[msg->nrcpts];
 	memset(rc, 0, sizeof(*rc));

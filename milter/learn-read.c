@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/grow.h"
 #include "milter/learn-int.h"
 #include "scoring/authres.h"
 #include "scoring/content.h"
@@ -374,7 +375,7 @@ static void walk_dir_files(struct walker *w, const char *dir)
 			continue;
 		}
 		if (n == cap) {
-			char **more = realloc(names, (cap = cap ? 2 * cap : 256) * sizeof(*names));
+			char **more = hm_grow(names, &cap, sizeof(*names), 256);
 
 			if (more == NULL) {
 				free(full);

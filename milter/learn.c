@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/grow.h"
 #include "milter/learn.h"
 #include "milter/learn-int.h"
 #include "policy/model.h"
@@ -75,13 +76,11 @@ static int collect(void *arg, const uint32_t *idx, size_t n)
 	struct kept_list *k = arg;
 
 	if (k->n == k->cap) {
-		size_t cap = k->cap ? 2 * k->cap : 256;
-		struct kept *v = realloc(k->v, cap * sizeof(*v));
+		struct kept *v = hm_grow(k->v, &k->cap, sizeof(*v), 256);
 
 		if (v == NULL)
 			return -1;
 		k->v = v;
-		k->cap = cap;
 	}
 	if ((k->v[k->n].idx = malloc((n ? n : 1) * sizeof(*idx))) == NULL)
 		return -1;

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "util/grow.h"
 #include "milter/clsmodel.h"
 #include "milter/transaction.h"
 #include "util/log.h"
@@ -228,13 +229,11 @@ static int note_del(const char *name, unsigned index, void *arg)
 	struct hm_txn_eom *eom = arg;
 
 	if (eom->ndel == eom->del_cap) {
-		size_t cap = eom->del_cap ? 2 * eom->del_cap : 8;
-		struct hm_txn_del *grown = realloc(eom->del, cap * sizeof(*grown));
+		struct hm_txn_del *grown = hm_grow(eom->del, &eom->del_cap, sizeof(*grown), 8);
 
 		if (grown == NULL)
 			return -1;
 		eom->del = grown;
-		eom->del_cap = cap;
 	}
 	eom->del[eom->ndel++] = (struct hm_txn_del){ name, index };
 	return 0;

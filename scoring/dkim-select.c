@@ -20,6 +20,7 @@
 
 #include <opendkim/dkim.h>
 
+#include "util/grow.h"
 #include "util/address.h"
 #include "scoring/dkim-int.h"
 
@@ -47,13 +48,11 @@ int dkimv_hold_sig(struct hm_dkim_verify *v, const unsigned char *text, size_t l
 		return 0;
 	}
 	if (v->nsighdrs == v->sighdr_cap) {
-		size_t cap = v->sighdr_cap ? 2 * v->sighdr_cap : 16;
-		struct sighdr *p = realloc(v->sighdrs, cap * sizeof(*p));
+		struct sighdr *p = hm_grow(v->sighdrs, &v->sighdr_cap, sizeof(*p), 16);
 
 		if (p == NULL)
 			return -1;
 		v->sighdrs = p;
-		v->sighdr_cap = cap;
 	}
 	h = &v->sighdrs[v->nsighdrs];
 	memset(h, 0, sizeof(*h));
